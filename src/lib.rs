@@ -1,0 +1,18 @@
+//! migration-sentry: gates a deploy on the state of a PostgreSQL database.
+//!
+//! `main.rs` parses the command line through [`cli`] into a [`config::Config`], runs
+//! [`commands::execute`], and maps the [`error::Error`] to an exit code. Everything else lives
+//! here so that integration tests and the render.yaml check can use the same parser.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod conninfo;
+pub mod connect;
+pub mod error;
+pub mod migrations;
+pub mod output;
+pub mod plan;
+pub mod redact;
+pub mod schema;
+pub mod sql_split;
