@@ -406,7 +406,15 @@ mod tests {
         assert_eq!(Error::set(SetProblem::general("x")).kind().code(), 6);
         let failed = Error::MigrationFailed(Box::default());
         assert_eq!(failed.kind().code(), 7);
-        assert_eq!(Error::Schema { failed: 1, total: 2 }.kind().code(), 8);
+        assert_eq!(
+            Error::Schema {
+                failed: 1,
+                total: 2
+            }
+            .kind()
+            .code(),
+            8
+        );
         assert_eq!(Error::Pending { count: 1 }.kind().code(), 9);
     }
 

@@ -7,8 +7,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod conninfo;
 pub mod connect;
+pub mod conninfo;
 pub mod error;
 pub mod migrations;
 pub mod output;
