@@ -4,6 +4,7 @@
 //! [`commands::execute`], and maps the [`error::Error`] to an exit code. Everything else lives
 //! here so that integration tests and the render.yaml check can use the same parser.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,5 +15,7 @@ pub mod migrations;
 pub mod output;
 pub mod plan;
 pub mod redact;
+pub mod lock;
 pub mod schema;
 pub mod sql_split;
+pub mod tracking;

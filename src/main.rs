@@ -72,7 +72,7 @@ fn run() -> ExitCode {
         }
         Err(e) => {
             let kind = e.kind();
-            if config.format == Format::Json && !commands::prints_own_json(&command) {
+            if config.format == Format::Json && !stdout.wrote_anything() {
                 let obj = serde_json::json!({
                     "ok": false,
                     "exit_code": kind.code(),

@@ -115,6 +115,7 @@ pub fn failed(kind: ExitKind) {
 pub struct Redacting<W: Write> {
     inner: W,
     pending: Vec<u8>,
+    wrote: bool,
 }
 
 impl<W: Write> Redacting<W> {
@@ -122,7 +123,14 @@ impl<W: Write> Redacting<W> {
         Redacting {
             inner,
             pending: Vec::new(),
+            wrote: false,
         }
+    }
+
+    /// Whether anything was written: `main` prints a JSON error object only if the command
+    /// did not print its own.
+    pub fn wrote_anything(&self) -> bool {
+        self.wrote
     }
 
     fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -133,6 +141,7 @@ impl<W: Write> Redacting<W> {
 
 impl<W: Write> Write for Redacting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.wrote |= !buf.is_empty();
         self.pending.extend_from_slice(buf);
         // Scrub whole lines, so that a secret split across two writes is still seen whole.
         if let Some(last_nl) = self.pending.iter().rposition(|&b| b == b'\n') {
