@@ -1,0 +1,416 @@
+//! The foundation, end to end through the real binary: environment validation (`check-env`),
+//! `ping`, every connection failure class (exit 4), every sslmode against a TLS cluster,
+//! `--wait` against a server that starts late, and secrets that never reach the output.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::thread;
+use std::time::Duration;
+
+use common::{Cluster, ClusterOptions, cluster, encode, free_port, run, sentry};
+
+/// Runs the binary with `DATABASE_URL` set (no other configuration), in a temp dir.
+fn with_url(url: &str, args: &[&str]) -> common::Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    run(sentry().current_dir(dir.path()).env("DATABASE_URL", url).args(args))
+}
+
+#[test]
+fn check_env_lists_every_malformed_url_problem_with_exit_3() {
+    // (DATABASE_URL value, a fragment the message must contain)
+    let cases: &[(&str, &str)] = &[
+        ("", "empty"),
+        ("   ", "whitespace"),
+        (" postgres://app:Secr3tPw@db/x", "whitespace"),
+        ("postgres://app:Secr3tPw@db/x\n", "whitespace"),
+        ("\"postgres://app:Secr3tPw@db/x\"", "quotes"),
+        ("'postgres://app:Secr3tPw@db/x'", "quotes"),
+        ("mysql://app:Secr3tPw@db/x", "scheme"),
+        ("https://app:Secr3tPw@db/x", "scheme"),
+        ("postgres://app:Secr3tPw@db:port/x", "not a valid URL"),
+        ("postgres://app:Secr3tPw@db:70000/x", "not a valid URL"),
+        ("postgres://app:Secr3tPw@/x", "no host"),
+        ("postgres://app:Secr3tPw@db", "no database"),
+        ("postgres://app:Secr3tPw@db/", "no database"),
+        ("postgres://:Secr3tPw@db/x", "no user"),
+        ("postgres://app:Secr3tPw@db/x?sslmode=sometimes", "unknown sslmode"),
+        ("postgres://app:Secr3tPw@db/x?sslmod=require", "unknown connection parameter"),
+        ("postgres://app:Secr#3tPw@db/x", "percent-encode"),
+        ("postgres://app:Secr3tPw@db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "sslrootcert"),
+        ("just some words", "neither"),
+        ("host=db user=app password='Secr3tPw dbname=x", "unterminated"),
+        ("host=db user=app password=Secr3tPw", "no database"),
+        ("host=db user=app password=Secr3tPw dbname=x port=abc", "port"),
+        ("host=db user=app password=Secr3tPw dbname=x sslmode=on", "unknown sslmode"),
+    ];
+    for (url, expect) in cases {
+        let out = with_url(url, &["check-env"]);
+        assert_eq!(out.code, 3, "{url:?}:\n{}", out.all());
+        assert!(out.stderr.contains(expect), "{url:?}: expected {expect:?} in\n{}", out.stderr);
+        assert!(!out.all().contains("Secr3tPw"), "{url:?} leaked the password:\n{}", out.all());
+        assert!(!out.all().contains("Secr%233tPw"), "{url:?} leaked the password");
+        assert!(
+            out.stderr.trim_end().ends_with("=== MIGRATION SENTRY: FAILED (exit 3: environment invalid) ==="),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn check_env_reports_all_problems_at_once_and_needs_no_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(sentry()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", "postgres://app:pw9999@/?sslmode=maybe")
+        .env("SENTRY_REQUIRE_ENV", "FLASK_APP,SECRET_KEY")
+        .env("SECRET_KEY", "")
+        .arg("check-env"));
+    out.assert_code(3);
+    for fragment in ["no host", "no database", "unknown sslmode", "FLASK_APP is not set", "SECRET_KEY is empty"] {
+        assert!(out.stderr.contains(fragment), "missing {fragment:?}:\n{}", out.stderr);
+    }
+    // A URL to a port where nothing listens is fine for check-env: it never connects.
+    let url = format!("postgres://app:pw9999@127.0.0.1:{}/db", free_port());
+    let out = with_url(&url, &["check-env"]);
+    out.assert_code(0);
+    assert!(out.stderr.contains("[sentry] env OK: DATABASE_URL"), "{}", out.stderr);
+    assert!(out.stderr.contains("postgres://app:****@127.0.0.1"), "{}", out.stderr);
+    assert!(!out.all().contains("pw9999"));
+}
+
+#[test]
+fn missing_database_url_is_exit_3_and_usage_errors_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(sentry().current_dir(dir.path()).arg("ping"));
+    out.assert_code(3);
+    assert!(out.stderr.contains("DATABASE_URL is not set"));
+    let out = run(sentry().args(["ping", "--wait", "soon"]));
+    out.assert_code(2);
+    assert!(out.stderr.contains("FAILED (exit 2: usage error)"), "{}", out.stderr);
+    run(sentry().arg("no-such-command")).assert_code(2);
+    run(sentry().args(["status", "--dry-run"])).assert_code(2);
+}
+
+#[test]
+fn help_lists_exit_codes_and_never_shows_environment_values() {
+    let out = run(sentry()
+        .env("DATABASE_URL", "postgres://app:HelpSecret77@db/x")
+        .env("SENTRY_TABLE", "visible_table_value")
+        .arg("--help"));
+    out.assert_code(0);
+    assert!(out.stdout.contains("[env: DATABASE_URL]"), "{}", out.stdout);
+    assert!(!out.all().contains("HelpSecret77"));
+    assert!(!out.all().contains("visible_table_value"));
+    for line in ["3  environment invalid", "4  database unreachable", "9  migrations are pending"] {
+        assert!(out.stdout.contains(line), "{line:?} not in --help");
+    }
+}
+
+#[test]
+fn ping_prints_the_markers_and_server_facts() {
+    let db = cluster().create_db();
+    let out = with_url(&db.url(), &["ping"]);
+    out.assert_code(0);
+    assert!(out.stderr.starts_with("=== MIGRATION SENTRY 0.1.0: starting ==="), "{}", out.stderr);
+    assert!(out.stderr.contains("[sentry] env OK: DATABASE_URL"));
+    assert!(out.stderr.contains(&format!("[sentry] DB (redacted): postgresql://app:****@127.0.0.1:{}/{}", db.port, db.name)));
+    assert!(out.stderr.contains(&format!("[sentry] DB OK: {}, PostgreSQL ", db.name)), "{}", out.stderr);
+    assert!(out.stderr.contains("no TLS"));
+    assert!(out.stderr.trim_end().ends_with("=== MIGRATION SENTRY: success ==="));
+    assert!(out.stdout.contains(&format!("database: {}", db.name)));
+    assert!(out.stdout.contains("latency:"));
+    assert!(!out.all().contains(&db.cluster.password("app")));
+
+    let out = with_url(&db.url(), &["ping", "--format", "json"]);
+    out.assert_code(0);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["database"], db.name.as_str());
+    assert_eq!(v["tls"], false);
+    assert!(v["latency_ms"].is_u64());
+}
+
+#[test]
+fn unknown_host_is_exit_4() {
+    let out = with_url("postgres://app:pw4321@no-such-host.invalid:5432/db", &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("unknown host \"no-such-host.invalid\""), "{}", out.stderr);
+    assert!(out.stderr.contains("target: postgres://app:****@no-such-host.invalid:5432/db"));
+    assert!(out.stderr.trim_end().ends_with("FAILED (exit 4: database unreachable) ==="));
+}
+
+#[test]
+fn connection_refused_is_exit_4() {
+    let out = with_url(&format!("postgres://app:pw4321@127.0.0.1:{}/db", free_port()), &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("connection refused"), "{}", out.stderr);
+    assert!(out.stderr.contains("--wait"), "the hint should mention --wait:\n{}", out.stderr);
+}
+
+#[test]
+fn a_server_that_accepts_but_never_answers_is_a_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold connections without ever answering.
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 64];
+            let _ = s.set_read_timeout(Some(Duration::from_millis(10)));
+            let _ = s.read(&mut buf);
+            held.push(s);
+        }
+    });
+    let out = with_url(
+        &format!("postgres://app:pw4321@127.0.0.1:{port}/db?sslmode=disable"),
+        &["ping", "--connect-timeout", "1s"],
+    );
+    out.assert_code(4);
+    assert!(out.stderr.contains("connect timeout"), "{}", out.stderr);
+}
+
+#[test]
+fn wrong_password_is_exit_4_and_not_retried() {
+    let db = cluster().create_db();
+    let url = db.url_with("app", Some("wrong-Passw0rd!"), "127.0.0.1", "sslmode=disable");
+    let out = with_url(&url, &["ping", "--wait", "30s"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("authentication failed for user \"app\""), "{}", out.stderr);
+    assert!(!out.stderr.contains("retrying"), "a wrong password must not be retried:\n{}", out.stderr);
+    assert!(!out.all().contains("wrong-Passw0rd!"));
+    assert!(!out.all().contains(&encode("wrong-Passw0rd!")));
+}
+
+#[test]
+fn missing_database_is_exit_4() {
+    let db = cluster().create_db();
+    let mut url = db.url();
+    url = url.replace(&format!("/{}?", db.name), "/no_such_database?");
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("database \"no_such_database\" does not exist"), "{}", out.stderr);
+}
+
+#[test]
+fn every_sslmode_against_the_tls_cluster() {
+    let db = cluster().create_db();
+    // require: encrypted, not verified.
+    let url = db.url_with("app", Some(&db.cluster.password("app")), "127.0.0.1", "sslmode=require");
+    let out = with_url(&url, &["ping", "--format", "json"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("\"tls\":true"), "{}", out.stdout);
+    // prefer (the default) uses TLS when the server offers it.
+    let url = db.url_with("app", Some(&db.cluster.password("app")), "127.0.0.1", "");
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(0);
+    assert!(out.stderr.contains(", TLS, "), "{}", out.stderr);
+    // disable: plaintext.
+    let out = with_url(&db.url(), &["ping"]);
+    out.assert_code(0);
+    assert!(out.stderr.contains("no TLS"));
+    // verify-full with the test CA and the certificate's host name.
+    with_url(&db.url_tls("localhost", "verify-full"), &["ping"]).assert_code(0);
+    // verify-ca checks the chain only: the IP address is fine.
+    with_url(&db.url_tls("127.0.0.1", "verify-ca"), &["ping"]).assert_code(0);
+    // verify-full with a host name the certificate does not carry.
+    let out = with_url(&db.url_tls("127.0.0.1", "verify-full"), &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("does not match the host name"), "{}", out.stderr);
+    // verify-ca against a CA that did not sign the server certificate.
+    let other = db.cluster.other_ca_cert_path();
+    let url = db.url_with(
+        "app",
+        Some(&db.cluster.password("app")),
+        "localhost",
+        &format!("sslmode=verify-ca&sslrootcert={}", encode(&other.to_string_lossy())),
+    );
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("not trusted"), "{}", out.stderr);
+    // verify-full without sslrootcert: the system store does not know the test CA.
+    let url = db.url_with("app", Some(&db.cluster.password("app")), "localhost", "sslmode=verify-full");
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("TLS failure"), "{}", out.stderr);
+    // require with sslrootcert behaves as verify-ca (libpq), so the other CA fails.
+    let url = db.url_with(
+        "app",
+        Some(&db.cluster.password("app")),
+        "localhost",
+        &format!("sslmode=require&sslrootcert={}", encode(&other.to_string_lossy())),
+    );
+    with_url(&url, &["ping"]).assert_code(4);
+}
+
+#[test]
+fn plaintext_refused_by_pg_hba_names_sslmode() {
+    let db = cluster().create_db();
+    let url = db.url_with("tlsonly", Some(common::TLSONLY_PASSWORD), "127.0.0.1", "sslmode=disable");
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("rejected the connection"), "{}", out.stderr);
+    assert!(out.stderr.contains("sslmode=require"), "{}", out.stderr);
+    let url = db.url_with("tlsonly", Some(common::TLSONLY_PASSWORD), "127.0.0.1", "sslmode=require");
+    with_url(&url, &["ping"]).assert_code(0);
+}
+
+#[test]
+fn require_against_a_server_without_tls_is_exit_4() {
+    let plain = Cluster::new(ClusterOptions { tls: false, start: true });
+    let db = plain.create_db();
+    let url = db.url_with("app", Some(&plain.password("app")), "127.0.0.1", "sslmode=require");
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("does not support TLS"), "{}", out.stderr);
+    // prefer falls back to plaintext.
+    let url = db.url_with("app", Some(&plain.password("app")), "127.0.0.1", "sslmode=prefer");
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(0);
+    assert!(out.stderr.contains("no TLS"));
+}
+
+#[test]
+fn wait_retries_until_a_late_server_listens() {
+    let late = Cluster::new(ClusterOptions { tls: false, start: false });
+    let port = late.port();
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
+    let dir = tempfile::tempdir().unwrap();
+    let child = sentry()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &url)
+        .args(["ping", "--wait", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_secs(3));
+    late.start();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("database not ready"), "{stderr}");
+    assert!(stderr.contains("retrying"), "{stderr}");
+    assert!(stderr.contains("DB OK: postgres"), "{stderr}");
+}
+
+#[test]
+fn without_wait_a_down_server_fails_at_once() {
+    let url = format!("postgresql://postgres@127.0.0.1:{}/postgres", free_port());
+    let out = with_url(&url, &["ping"]);
+    out.assert_code(4);
+    assert!(!out.stderr.contains("retrying"));
+}
+
+/// A small deterministic generator (xorshift64*); the seed is printed so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn random_password(rng: &mut Rng) -> String {
+    const SPECIAL: &[char] = &['@', ':', '/', '?', '#', '%', '\'', '"', '\\', ' ', '&', '='];
+    const PLAIN: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let len = 10 + rng.below(14);
+    let mut pw = String::new();
+    for i in 0..len {
+        // At least every third character is special, and the first two are plain letters so
+        // that the password never starts with whitespace.
+        if i >= 2 && (i % 3 == 0 || rng.below(3) == 0) {
+            pw.push(SPECIAL[rng.below(SPECIAL.len())]);
+        } else {
+            pw.push(PLAIN[rng.below(PLAIN.len())] as char);
+        }
+    }
+    pw.push('Z');
+    pw
+}
+
+/// libpq key=value quoting.
+fn kv_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+#[test]
+fn random_passwords_never_reach_any_output() {
+    let seed = std::env::var("SENTRY_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    println!("seed {seed} (set SENTRY_TEST_SEED to replay)");
+    let mut rng = Rng(seed);
+    let c = cluster();
+    let role = c.create_role("initial-pw-000");
+    let db = c.create_db();
+    db.execute(&format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name));
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..200 {
+        let pw = random_password(&mut rng);
+        let enc = encode(&pw);
+        let forms = [
+            pw.clone(),
+            enc.clone(),
+            enc.to_lowercase(),
+            url::form_urlencoded::byte_serialize(pw.as_bytes()).collect::<String>(),
+            kv_quote(&pw),
+        ];
+        // Half the time the role really has this password (success and late failures);
+        // otherwise it is a wrong password (authentication failure).
+        let real = i % 2 == 0;
+        if real {
+            c.set_password(&role, &pw);
+        }
+        let url = db.url_with(&role, Some(&pw), "127.0.0.1", "sslmode=disable");
+        let args: &[&str] = match rng.below(6) {
+            0 => &["ping"],
+            1 => &["ping", "--format", "json"],
+            2 => &["check-env", "-vv"],
+            3 => &["status", "--migrations-dir", "no-such-folder"],
+            4 => &["ping", "-vv", "--table", "bad name!"],
+            _ => &["verify", "--require", "t.c"],
+        };
+        let mut urls = vec![url.clone()];
+        // Broken variants: bad port, missing database, key=value form, raw unencoded password.
+        match rng.below(4) {
+            0 => urls.push(url.replace(&format!(":{}/", db.port), ":notaport/")),
+            1 => urls.push(url.replace(&format!("/{}?", db.name), "/missing_db?")),
+            2 => urls.push(format!(
+                "host=127.0.0.1 port={} user={role} password={} dbname={} sslmode=disable",
+                db.port,
+                kv_quote(&pw),
+                db.name
+            )),
+            _ => urls.push(format!("postgres://{role}:{pw}@127.0.0.1:{}/{}", db.port, db.name)),
+        }
+        for u in &urls {
+            let out = run(sentry().current_dir(dir.path()).env("DATABASE_URL", u).args(args));
+            let all = out.all();
+            for form in &forms {
+                assert!(
+                    !all.contains(form.as_str()),
+                    "seed {seed}, iteration {i}: output of {args:?} contains the password \
+                     (as {form:?}); exit {}\n{all}",
+                    out.code
+                );
+            }
+            assert!(out.code != 0 || real, "seed {seed}: a wrong password connected");
+        }
+    }
+}
