@@ -1,1 +1,879 @@
-//! (to be written)
+//! The migration folder (SPEC §5): discovering `<digits>_<name>.sql` files and their
+//! `<stem>.down.sql` rollbacks, normalising and checksumming their contents, reading the
+//! `-- sentry:no-transaction` directive, and creating the next numbered file for `new NAME`.
+//!
+//! Pure file-system code: nothing here talks to the database. Every problem in the folder is
+//! collected (not just the first) and returned as one [`Error::MigrationSet`], each problem
+//! naming its file.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result, SetProblem};
+
+/// The UTF-8 byte order mark, stripped before checksumming (SPEC §5).
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Zero-padding of the numeric prefix that `new` uses in an empty folder.
+pub const DEFAULT_PREFIX_WIDTH: usize = 4;
+
+const NAMING_HINT: &str = "migrations are named <digits>_<name>.sql (e.g. 0001_create_users.sql), \
+     the name using only letters, digits, '_' and '-'; a rollback is <version>.down.sql";
+
+/// One migration file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The file stem, e.g. `0001_initial_schema`; what the tracking table records.
+    pub version: String,
+    /// The value of the numeric prefix; migrations are ordered by it.
+    pub number: u64,
+    /// The number of digits of the prefix as written (for `new`'s zero-padding).
+    pub prefix_width: usize,
+    /// The part of the stem after the first `_`.
+    pub name: String,
+    /// The file's path (the migrations folder joined with the file name).
+    pub path: PathBuf,
+    /// The file's content after stripping a UTF-8 BOM and turning CRLF into LF.
+    pub sql: String,
+    /// SHA-256, lowercase hex, of the normalised content (SPEC §5).
+    pub checksum: String,
+    /// The normalised content of `<version>.down.sql`, if that file exists.
+    pub down_sql: Option<String>,
+    /// `-- sentry:no-transaction` appears among the leading comment lines.
+    pub no_transaction: bool,
+}
+
+/// Reads the migrations folder: every `<digits>_<name>.sql` file, sorted by number.
+///
+/// Fails with [`Error::MigrationSet`] listing every problem found: a missing or unreadable
+/// folder, a badly named `*.sql` file (the extension is matched case-insensitively, so a
+/// `0001_x.SQL` typo is reported instead of silently skipped), two files with the same number,
+/// a `.down.sql` without its migration, an unreadable or non-UTF-8 file, an unknown
+/// `-- sentry:` directive. Other files (README.md), hidden files (`.name`, which a shell's
+/// `*.sql` does not match either) and subdirectories are ignored. An empty folder is valid.
+pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::set(folder_problem(dir, &e)))?;
+
+    let mut problems = Vec::new();
+    let mut migrations = Vec::new();
+    // stem -> (path, normalised content); pairing by hash keeps discovery O(n log n).
+    let mut downs: HashMap<String, (PathBuf, Option<String>)> = HashMap::new();
+    // Migrations already reported (bad name, unreadable): their rollback is not an orphan too.
+    let mut failed_stems: HashSet<String> = HashSet::new();
+
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                problems.push(SetProblem::file(
+                    dir,
+                    format!("cannot list the migrations folder: {e}"),
+                ));
+                continue;
+            }
+        };
+        let file_name = entry.file_name();
+        // A name that is not UTF-8 gets U+FFFD here, which no valid name contains, so it is
+        // reported as a bad name rather than skipped.
+        let name = file_name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let Some(kind) = classify(&name) else {
+            continue;
+        };
+        let path = entry.path();
+        if is_directory(&entry, &path) {
+            continue;
+        }
+        match kind {
+            FileKind::WrongCase { expected } => problems.push(
+                SetProblem::file(
+                    &path,
+                    format!("the extension must be lowercase: rename the file to {expected}"),
+                )
+                .with_hint(NAMING_HINT),
+            ),
+            FileKind::Down(stem) => {
+                let content = match read_normalized(&path) {
+                    Ok(sql) => Some(sql),
+                    Err(p) => {
+                        problems.push(p);
+                        None
+                    }
+                };
+                downs.insert(stem.to_owned(), (path, content));
+            }
+            FileKind::Up(stem) => {
+                let (number, prefix_width, mig_name) = match parse_stem(stem) {
+                    Ok(parts) => parts,
+                    Err(reason) => {
+                        problems.push(
+                            SetProblem::file(
+                                &path,
+                                format!("not a valid migration name: {reason}"),
+                            )
+                            .with_hint(NAMING_HINT),
+                        );
+                        failed_stems.insert(stem.to_owned());
+                        continue;
+                    }
+                };
+                let sql = match read_normalized(&path) {
+                    Ok(sql) => sql,
+                    Err(p) => {
+                        problems.push(p);
+                        failed_stems.insert(stem.to_owned());
+                        continue;
+                    }
+                };
+                let no_transaction = leading_directives(&sql, &path, &mut problems);
+                migrations.push(Migration {
+                    version: stem.to_owned(),
+                    number,
+                    prefix_width,
+                    name: mig_name.to_owned(),
+                    checksum: checksum(sql.as_bytes()),
+                    path,
+                    sql,
+                    down_sql: None,
+                    no_transaction,
+                });
+            }
+        }
+    }
+
+    for m in &mut migrations {
+        if let Some((_, content)) = downs.remove(&m.version) {
+            m.down_sql = content;
+        }
+    }
+    for (stem, (path, _)) in downs {
+        if failed_stems.contains(&stem) {
+            continue;
+        }
+        problems.push(
+            SetProblem::file(
+                &path,
+                format!("rollback file without a migration: there is no {stem}.sql beside it"),
+            )
+            .with_hint(
+                "name a rollback after its migration's file stem (<version>.down.sql), \
+                 or delete it",
+            ),
+        );
+    }
+
+    migrations.sort_by(|a, b| (a.number, &a.version).cmp(&(b.number, &b.version)));
+    // After sorting, files sharing a number are adjacent: no quadratic search needed.
+    let mut first_of_number = 0;
+    for i in 1..migrations.len() {
+        if migrations[i].number != migrations[first_of_number].number {
+            first_of_number = i;
+            continue;
+        }
+        let (first, dup) = (&migrations[first_of_number], &migrations[i]);
+        problems.push(
+            SetProblem::file(
+                &dup.path,
+                format!(
+                    "duplicate version number {}: {} and {} have the same numeric prefix",
+                    dup.number,
+                    first.path.display(),
+                    dup.path.display()
+                ),
+            )
+            .with_hint("give one of them the next free number (`migration-sentry new NAME`)"),
+        );
+    }
+
+    if problems.is_empty() {
+        Ok(migrations)
+    } else {
+        // read_dir order is arbitrary; a stable report is easier to read and to test.
+        problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+        Err(Error::MigrationSet(problems))
+    }
+}
+
+/// SHA-256 of already-normalised bytes, as 64 lowercase hex digits.
+pub fn checksum(normalized: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(normalized);
+    // A nibble table rather than `write!("{:02x}")`: this runs for every file on every deploy.
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    hex
+}
+
+/// Strips a leading UTF-8 BOM and turns every CRLF into LF, so that a Windows checkout has
+/// the same checksum as a Unix one. Borrows when there is nothing to change.
+pub fn normalize(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    if !bytes.contains(&b'\r') {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == b'\r') {
+        out.extend_from_slice(&rest[..i]);
+        if rest.get(i + 1) != Some(&b'\n') {
+            // A lone CR is content, not a line ending.
+            out.push(b'\r');
+        }
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
+}
+
+/// [`normalize`] on a buffer we own: in place, so discovery never copies a file twice.
+fn normalize_owned(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    if bytes.contains(&b'\r') {
+        let mut w = 0;
+        for r in 0..bytes.len() {
+            if bytes[r] == b'\r' && bytes.get(r + 1) == Some(&b'\n') {
+                continue;
+            }
+            bytes[w] = bytes[r];
+            w += 1;
+        }
+        bytes.truncate(w);
+    }
+    bytes
+}
+
+/// `new NAME`: creates the next numbered, empty migration in `dir` and returns its path.
+///
+/// The number is the highest existing one plus one, zero-padded to the widest existing prefix
+/// (4 digits in an empty folder; a missing folder is created). An invalid folder fails as
+/// [`discover`] does; an invalid name is [`Error::Usage`]; an existing file is never
+/// overwritten.
+pub fn create_new(dir: &Path, name: &str) -> Result<PathBuf> {
+    if !is_valid_name(name) {
+        return Err(Error::Usage(format!(
+            "invalid migration name {name:?}: use only letters, digits, '_' and '-' \
+             (e.g. add_users_email)"
+        )));
+    }
+    let existing = match fs::metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| {
+                Error::env(format!(
+                    "cannot create the migrations folder {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            Vec::new()
+        }
+        _ => discover(dir)?,
+    };
+    let (number, width) = match existing.iter().map(|m| m.number).max() {
+        None => (1, DEFAULT_PREFIX_WIDTH),
+        Some(max) => {
+            let next = max.checked_add(1).ok_or_else(|| {
+                Error::set(SetProblem::general(format!(
+                    "the highest migration number {max} has no successor"
+                )))
+            })?;
+            let width = existing.iter().map(|m| m.prefix_width).max();
+            (next, width.unwrap_or(DEFAULT_PREFIX_WIDTH))
+        }
+    };
+    let version = format!("{number:0width$}_{name}");
+    let path = dir.join(format!("{version}.sql"));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::set(SetProblem::file(
+                    &path,
+                    "already exists; refusing to overwrite it",
+                ))
+            } else {
+                Error::env(format!("cannot create {}: {e}", path.display()))
+            }
+        })?;
+    writeln!(
+        file,
+        "-- {version}: write the migration here; make it idempotent (IF NOT EXISTS)."
+    )
+    .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// What a `*.sql` file name is.
+enum FileKind<'n> {
+    /// A migration, with its stem (not yet validated).
+    Up(&'n str),
+    /// A `<stem>.down.sql` rollback, with the stem.
+    Down(&'n str),
+    /// `.SQL`, `.Down.sql`, …: a typo that must not silently skip a migration.
+    WrongCase { expected: String },
+}
+
+/// Classifies a file name; `None` for anything that does not end in `.sql` (any case).
+fn classify(name: &str) -> Option<FileKind<'_>> {
+    let ends_ci = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if !ends_ci(".sql") {
+        return None;
+    }
+    // Suffixes are ASCII, so these byte offsets are char boundaries.
+    if ends_ci(".down.sql") {
+        let stem = &name[..name.len() - ".down.sql".len()];
+        if name.ends_with(".down.sql") {
+            return Some(FileKind::Down(stem));
+        }
+        return Some(FileKind::WrongCase {
+            expected: format!("{stem}.down.sql"),
+        });
+    }
+    let stem = &name[..name.len() - ".sql".len()];
+    if name.ends_with(".sql") {
+        Some(FileKind::Up(stem))
+    } else {
+        Some(FileKind::WrongCase {
+            expected: format!("{stem}.sql"),
+        })
+    }
+}
+
+/// Splits `<digits>_<name>` into (number, digit count, name), or says what is wrong.
+fn parse_stem(stem: &str) -> std::result::Result<(u64, usize, &str), String> {
+    let width = stem.bytes().take_while(u8::is_ascii_digit).count();
+    if width == 0 {
+        return Err("it does not start with a version number".into());
+    }
+    let Some(name) = stem[width..].strip_prefix('_') else {
+        return Err("the version number must be followed by '_' and a name".into());
+    };
+    if !is_valid_name(name) {
+        return Err(format!(
+            "the name {name:?} may only contain letters, digits, '_' and '-'"
+        ));
+    }
+    let number = stem[..width]
+        .parse()
+        .map_err(|_| format!("the version number {} is too large", &stem[..width]))?;
+    Ok((number, width, name))
+}
+
+/// `[A-Za-z0-9_-]+`.
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Subdirectories are ignored, including through a symlink; a broken symlink is not a
+/// directory, so a `*.sql` one is reported as unreadable.
+fn is_directory(entry: &fs::DirEntry, path: &Path) -> bool {
+    match entry.file_type() {
+        Ok(t) if t.is_dir() => true,
+        Ok(t) if t.is_symlink() => fs::metadata(path).is_ok_and(|m| m.is_dir()),
+        _ => false,
+    }
+}
+
+/// Reads a file once and returns its normalised content, or the problem naming it.
+fn read_normalized(path: &Path) -> std::result::Result<String, SetProblem> {
+    let bytes = fs::read(path).map_err(|e| {
+        SetProblem::file(path, format!("cannot read the file: {e}"))
+            .with_hint("check the file's permissions")
+    })?;
+    String::from_utf8(normalize_owned(bytes)).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        // CRLF→LF and the BOM strip keep line numbers, so this is the line in the editor.
+        let line = 1 + bytes[..valid].iter().filter(|&&b| b == b'\n').count();
+        SetProblem::file(
+            path,
+            format!(
+                "not valid UTF-8: byte 0x{:02x} on line {line}",
+                bytes[valid]
+            ),
+        )
+        .at_line(line)
+        .with_hint("save the file as UTF-8")
+    })
+}
+
+/// Reads the `-- sentry:…` directives in the leading block of blank and `--` comment lines
+/// (before the first statement). Returns whether `no-transaction` is among them; an unknown
+/// directive is a problem, so a typo cannot silently run `CREATE INDEX CONCURRENTLY` inside a
+/// transaction. Directives later in the file are plain comments.
+fn leading_directives(sql: &str, path: &Path, problems: &mut Vec<SetProblem>) -> bool {
+    let mut no_transaction = false;
+    for (i, line) in sql.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix("--") else {
+            break;
+        };
+        let Some(directive) = directive_of(comment) else {
+            continue;
+        };
+        let word = directive.split_whitespace().next().unwrap_or("");
+        if word.eq_ignore_ascii_case("no-transaction") {
+            no_transaction = true;
+        } else {
+            problems.push(
+                SetProblem::file(path, format!("unknown directive `sentry:{word}`"))
+                    .at_line(i + 1)
+                    .with_hint("the only directive is `-- sentry:no-transaction`"),
+            );
+        }
+    }
+    no_transaction
+}
+
+/// `" sentry : no-transaction"` → `Some("no-transaction")`: the text of a comment after
+/// `sentry` (any case) and a colon, spaces allowed around both.
+fn directive_of(comment: &str) -> Option<&str> {
+    let body = comment.trim_start();
+    let keyword = body.get(..6)?;
+    if !keyword.eq_ignore_ascii_case("sentry") {
+        return None;
+    }
+    let rest = body[6..].trim_start().strip_prefix(':')?;
+    Some(rest.trim_start())
+}
+
+/// The single problem for a migrations folder that cannot be listed.
+fn folder_problem(dir: &Path, e: &io::Error) -> SetProblem {
+    let hint = "pass --migrations-dir DIR or set SENTRY_MIGRATIONS_DIR (default: sql/migrations)";
+    // A relative default resolves against the working directory, which differs between a
+    // laptop and a deploy: say where we looked.
+    let looked_in = if dir.is_relative() {
+        std::env::current_dir()
+            .map(|cwd| format!(" (looked in {})", cwd.join(dir).display()))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let message = match e.kind() {
+        io::ErrorKind::NotFound => {
+            format!("migrations folder {} not found{looked_in}", dir.display())
+        }
+        io::ErrorKind::NotADirectory => {
+            format!("migrations folder {} is not a directory", dir.display())
+        }
+        _ => format!("cannot read the migrations folder {}: {e}", dir.display()),
+    };
+    SetProblem {
+        file: Some(dir.to_path_buf()),
+        line: None,
+        message,
+        hint: Some(hint.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, content: &[u8]) {
+        fs::write(dir.join(name), content).unwrap();
+    }
+
+    fn problems(err: Error) -> Vec<SetProblem> {
+        match err {
+            Error::MigrationSet(p) => p,
+            other => panic!("expected a migration-set error, got {other:?}"),
+        }
+    }
+
+    fn problems_of(dir: &Path) -> Vec<SetProblem> {
+        problems(discover(dir).unwrap_err())
+    }
+
+    #[test]
+    fn checksum_of_known_input() {
+        assert_eq!(
+            checksum(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            checksum(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn bom_and_crlf_do_not_change_the_checksum() {
+        let lf = b"CREATE TABLE a (id int);\nSELECT 1;\n";
+        let windows = b"\xEF\xBB\xBFCREATE TABLE a (id int);\r\nSELECT 1;\r\n";
+        assert!(matches!(normalize(lf), Cow::Borrowed(_)));
+        assert_eq!(normalize(windows).as_ref(), lf);
+        assert_eq!(normalize_owned(windows.to_vec()), lf);
+        assert_eq!(checksum(&normalize(windows)), checksum(lf));
+        // A lone CR is content.
+        assert_eq!(normalize(b"a\rb\r\n").as_ref(), b"a\rb\n");
+        assert_eq!(normalize_owned(b"a\rb\r\n".to_vec()), b"a\rb\n");
+
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "0001_lf.sql", lf);
+        write(dir.path(), "0002_windows.sql", windows);
+        let ms = discover(dir.path()).unwrap();
+        assert_eq!(ms[0].checksum, ms[1].checksum);
+        assert_eq!(ms[1].sql.as_bytes(), lf);
+    }
+
+    #[test]
+    fn good_names_are_discovered_in_numeric_order() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "10_ten.sql", b"SELECT 10;");
+        write(dir.path(), "0002_add-users_Email.sql", b"SELECT 2;");
+        write(dir.path(), "9_nine.sql", b"SELECT 9;");
+        write(dir.path(), "20240101120000_stamp.sql", b"SELECT 3;");
+        let ms = discover(dir.path()).unwrap();
+        let versions: Vec<_> = ms.iter().map(|m| m.version.as_str()).collect();
+        assert_eq!(
+            versions,
+            [
+                "0002_add-users_Email",
+                "9_nine",
+                "10_ten",
+                "20240101120000_stamp"
+            ]
+        );
+        let m = &ms[0];
+        assert_eq!(m.number, 2);
+        assert_eq!(m.prefix_width, 4);
+        assert_eq!(m.name, "add-users_Email");
+        assert_eq!(m.path, dir.path().join("0002_add-users_Email.sql"));
+        assert_eq!(m.sql, "SELECT 2;");
+        assert_eq!(m.checksum, checksum(b"SELECT 2;"));
+        assert_eq!(m.down_sql, None);
+        assert!(!m.no_transaction);
+        assert_eq!(ms[3].number, 20240101120000);
+    }
+
+    #[test]
+    fn bad_names_are_each_reported_with_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "1_bad name.sql",
+            "abc.sql",
+            "0001.sql",
+            "0001_.sql",
+            "0001-x.sql",
+            "0001_a.b.sql",
+            "99999999999999999999999_huge.sql",
+        ] {
+            write(dir.path(), name, b"SELECT 1;");
+        }
+        write(dir.path(), "0002_ok.sql", b"SELECT 1;");
+        // Its migration is already reported: the rollback is not an orphan on top.
+        write(dir.path(), "1_bad name.down.sql", b"SELECT 1;");
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 7, "{ps:#?}");
+        for p in &ps {
+            let file = p.file.as_ref().unwrap();
+            assert_eq!(file.parent(), Some(dir.path()));
+            assert!(p.message.starts_with("not a valid migration name"), "{p}");
+            assert!(p.hint.as_ref().unwrap().contains("<digits>_<name>.sql"));
+        }
+        assert!(
+            ps.iter()
+                .any(|p| p.message.contains("too large") && p.to_string().contains("_huge.sql"))
+        );
+    }
+
+    #[test]
+    fn uppercase_extension_is_caught_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "0001_x.SQL", b"SELECT 1;");
+        write(dir.path(), "0002_y.sql", b"SELECT 1;");
+        write(dir.path(), "0002_y.Down.sql", b"SELECT 1;");
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 2, "{ps:#?}");
+        assert_eq!(ps[0].file.as_deref(), Some(&*dir.path().join("0001_x.SQL")));
+        assert!(ps[0].message.contains("rename the file to 0001_x.sql"));
+        assert!(ps[1].message.contains("0002_y.down.sql"));
+    }
+
+    #[test]
+    fn same_number_is_a_duplicate_naming_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "0005_a.sql", b"SELECT 1;");
+        write(dir.path(), "005_b.sql", b"SELECT 1;");
+        write(dir.path(), "0006_c.sql", b"SELECT 1;");
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 1, "{ps:#?}");
+        let text = ps[0].to_string();
+        assert!(text.contains("duplicate version number 5"), "{text}");
+        assert!(
+            text.contains("0005_a.sql") && text.contains("005_b.sql"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn down_files_pair_with_their_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "0001_a.sql", b"CREATE TABLE a ();");
+        write(dir.path(), "0001_a.down.sql", b"DROP TABLE a;\r\n");
+        write(dir.path(), "0002_b.sql", b"SELECT 1;");
+        let ms = discover(dir.path()).unwrap();
+        assert_eq!(ms.len(), 2);
+        assert_eq!(ms[0].down_sql.as_deref(), Some("DROP TABLE a;\n"));
+        assert_eq!(ms[1].down_sql, None);
+    }
+
+    #[test]
+    fn orphan_down_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "0001_a.sql", b"SELECT 1;");
+        write(dir.path(), "0001_b.down.sql", b"SELECT 1;");
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 1);
+        assert_eq!(
+            ps[0].file.as_deref(),
+            Some(&*dir.path().join("0001_b.down.sql"))
+        );
+        assert!(ps[0].message.contains("no 0001_b.sql"));
+    }
+
+    #[test]
+    fn other_files_hidden_files_and_subdirectories_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "README.md", b"\xff not utf-8 either");
+        write(dir.path(), "notes.txt", b"x");
+        write(dir.path(), ".0001_hidden.sql", b"x");
+        write(dir.path(), "._0001_a.sql", b"\xff");
+        fs::create_dir(dir.path().join("archive.sql")).unwrap();
+        fs::create_dir(dir.path().join("old")).unwrap();
+        write(&dir.path().join("old"), "bad name.sql", b"x");
+        write(dir.path(), "0001_a.sql", b"SELECT 1;");
+        let ms = discover(dir.path()).unwrap();
+        assert_eq!(ms.len(), 1);
+        assert_eq!(ms[0].version, "0001_a");
+    }
+
+    #[test]
+    fn non_utf8_reports_the_line_of_the_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "0001_a.sql",
+            b"\xEF\xBB\xBF-- ok\r\nSELECT 1;\r\nSELECT '\xe9t\xe9';\n",
+        );
+        write(dir.path(), "0001_a.down.sql", b"\xff");
+        write(dir.path(), "0002_b.sql", b"SELECT 2;");
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 2, "{ps:#?}");
+        assert_eq!(
+            ps[0].file.as_deref(),
+            Some(&*dir.path().join("0001_a.down.sql"))
+        );
+        assert_eq!(ps[0].line, Some(1));
+        assert_eq!(ps[1].file.as_deref(), Some(&*dir.path().join("0001_a.sql")));
+        assert_eq!(ps[1].line, Some(3));
+        assert!(ps[1].to_string().contains("0001_a.sql:3: not valid UTF-8"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unreadable_file_is_reported() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        symlink(dir.path().join("nowhere"), dir.path().join("0001_a.sql")).unwrap();
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].file.as_deref(), Some(&*dir.path().join("0001_a.sql")));
+        assert!(ps[0].message.starts_with("cannot read the file"));
+    }
+
+    #[test]
+    fn empty_folder_is_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(discover(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn missing_folder_is_one_clear_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("sql/migrations");
+        let ps = problems_of(&missing);
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].file.as_deref(), Some(&*missing));
+        assert!(ps[0].message.contains("not found"));
+        let hint = ps[0].hint.as_ref().unwrap();
+        assert!(hint.contains("--migrations-dir") && hint.contains("SENTRY_MIGRATIONS_DIR"));
+
+        let file = dir.path().join("file");
+        write(dir.path(), "file", b"");
+        let ps = problems_of(&file);
+        assert_eq!(ps.len(), 1);
+        assert!(ps[0].message.contains("not a directory"), "{}", ps[0]);
+    }
+
+    #[test]
+    fn every_problem_is_listed_not_just_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "abc.sql", b"");
+        write(dir.path(), "0001_a.SQL", b"");
+        write(dir.path(), "0002_b.sql", b"\xff");
+        write(dir.path(), "0003_c.down.sql", b"");
+        assert_eq!(problems_of(dir.path()).len(), 4);
+    }
+
+    #[test]
+    fn no_transaction_directive_in_the_leading_comments() {
+        let cases: &[(&str, bool)] = &[
+            (
+                "-- sentry:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);",
+                true,
+            ),
+            (
+                "\n-- add an index\n\n  --SENTRY:No-Transaction\nCREATE INDEX;",
+                true,
+            ),
+            (
+                "-- sentry : no-transaction   (concurrent index)\nSELECT 1;",
+                true,
+            ),
+            ("-- sentry: no-transaction\r\nSELECT 1;", true),
+            ("SELECT 1;\n-- sentry:no-transaction\n", false),
+            ("-- header\nSELECT 1;\n-- sentry:no-transaction\n", false),
+            ("-- sentry is watching\nSELECT 1;", false),
+            ("-- sentry:no-transactions\n", false),
+            ("", false),
+        ];
+        for (i, (sql, expected)) in cases.iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "0001_a.sql", sql.as_bytes());
+            match discover(dir.path()) {
+                Ok(ms) => assert_eq!(ms[0].no_transaction, *expected, "case {i}: {sql:?}"),
+                Err(e) => assert!(!expected, "case {i}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn directive_only_counts_in_the_migration_not_the_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "0001_a.sql", b"SELECT 1;");
+        write(
+            dir.path(),
+            "0001_a.down.sql",
+            b"-- sentry:no-transaction\nSELECT 1;",
+        );
+        assert!(!discover(dir.path()).unwrap()[0].no_transaction);
+    }
+
+    #[test]
+    fn unknown_directive_is_a_problem_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "0001_a.sql",
+            b"-- hello\n-- sentry:no_transaction\nSELECT 1;",
+        );
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].line, Some(2));
+        assert!(ps[0].message.contains("sentry:no_transaction"));
+    }
+
+    #[test]
+    fn create_new_in_an_empty_or_missing_folder_uses_four_digits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = create_new(dir.path(), "initial").unwrap();
+        assert_eq!(path, dir.path().join("0001_initial.sql"));
+        let content = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            content,
+            "-- 0001_initial: write the migration here; make it idempotent (IF NOT EXISTS).\n"
+        );
+        // The created file is itself a valid migration.
+        assert_eq!(discover(dir.path()).unwrap()[0].version, "0001_initial");
+
+        let missing = dir.path().join("db/migrations");
+        let path = create_new(&missing, "x").unwrap();
+        assert_eq!(path, missing.join("0001_x.sql"));
+    }
+
+    #[test]
+    fn create_new_keeps_the_existing_padding() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "001_a.sql", b"");
+        assert_eq!(
+            create_new(dir.path(), "x").unwrap(),
+            dir.path().join("002_x.sql")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "20240101120000_a.sql", b"");
+        assert_eq!(
+            create_new(dir.path(), "x").unwrap(),
+            dir.path().join("20240101120001_x.sql")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "9_a.sql", b"");
+        write(dir.path(), "0003_b.sql", b"");
+        assert_eq!(
+            create_new(dir.path(), "x").unwrap(),
+            dir.path().join("0010_x.sql")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "999_a.sql", b"");
+        assert_eq!(
+            create_new(dir.path(), "x").unwrap(),
+            dir.path().join("1000_x.sql")
+        );
+    }
+
+    #[test]
+    fn create_new_rejects_bad_names_and_invalid_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["", "add users", "a.b", "x/y", "é"] {
+            let err = create_new(dir.path(), bad).unwrap_err();
+            assert!(matches!(err, Error::Usage(_)), "{bad:?}: {err:?}");
+        }
+        assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
+
+        write(dir.path(), "abc.sql", b"");
+        let err = create_new(dir.path(), "x").unwrap_err();
+        assert!(matches!(err, Error::MigrationSet(_)));
+    }
+
+    /// `cargo test --release --lib -- --ignored --nocapture discover_10k`
+    #[test]
+    #[ignore = "timing; run in release mode"]
+    fn discover_10k_files_timing() {
+        let dir = tempfile::tempdir().unwrap();
+        let body =
+            "-- a migration\nCREATE TABLE IF NOT EXISTS t (id bigint PRIMARY KEY);\n".repeat(20);
+        for i in 1..=10_000 {
+            write(dir.path(), &format!("{i:05}_m{i}.sql"), body.as_bytes());
+        }
+        let start = std::time::Instant::now();
+        let ms = discover(dir.path()).unwrap();
+        let took = start.elapsed();
+        assert_eq!(ms.len(), 10_000);
+        println!("discovered and hashed 10,000 files in {took:?}");
+    }
+}
