@@ -116,7 +116,11 @@ pub fn apply(
 
 /// Sets `lock_timeout` and `statement_timeout` (and `synchronous_commit` when given) for the
 /// current transaction only (`set_config(…, true)` is `SET LOCAL`), values bound as parameters.
-fn set_timeouts(client: &mut impl GenericClient, s: &Settings, durable: Option<bool>) -> Result<()> {
+fn set_timeouts(
+    client: &mut impl GenericClient,
+    s: &Settings,
+    durable: Option<bool>,
+) -> Result<()> {
     let lock = format!("{}ms", s.lock_timeout.as_millis());
     let stmt = format!("{}ms", s.statement_timeout.as_millis());
     let local = durable.is_some();
@@ -319,7 +323,10 @@ fn locate<'m>(client: &mut Client, m: &'m Migration, s: &Settings) -> Option<Sta
     if statements.len() <= 1 {
         return statements.pop();
     }
-    debug!("locating the failing statement of {} (replay, rolled back)", m.version);
+    debug!(
+        "locating the failing statement of {} (replay, rolled back)",
+        m.version
+    );
     let mut tx = client.transaction().ok()?;
     set_timeouts(&mut tx, s, Some(false)).ok()?;
     let mut found = None;
@@ -335,7 +342,11 @@ fn locate<'m>(client: &mut Client, m: &'m Migration, s: &Settings) -> Option<Sta
 
 /// Builds the failure report. `statement`: the statement that failed, when known (its text is
 /// what the server's position refers to).
-fn describe(m: &Migration, err: &postgres::Error, statement: Option<&Statement<'_>>) -> StatementFailure {
+fn describe(
+    m: &Migration,
+    err: &postgres::Error,
+    statement: Option<&Statement<'_>>,
+) -> StatementFailure {
     let mut f = StatementFailure {
         version: m.version.clone(),
         file: m.path.clone(),
@@ -369,13 +380,18 @@ fn describe(m: &Migration, err: &postgres::Error, statement: Option<&Statement<'
         }
         None => match statement {
             // A PL/pgSQL error names the line inside the function body.
-            Some(st) => (Some(plpgsql_line(st, f.context.as_deref()).unwrap_or(st.line)), None),
+            Some(st) => (
+                Some(plpgsql_line(st, f.context.as_deref()).unwrap_or(st.line)),
+                None,
+            ),
             None => (None, None),
         },
     };
     f.line = line;
     f.column = column;
-    f.sql_line = line.and_then(|l| m.sql.lines().nth(l - 1)).map(str::to_string);
+    f.sql_line = line
+        .and_then(|l| m.sql.lines().nth(l - 1))
+        .map(str::to_string);
     f
 }
 
@@ -432,7 +448,12 @@ pub fn lint(m: &Migration) -> Vec<SetProblem> {
         let w: Vec<&str> = words.iter().map(String::as_str).collect();
         let transaction_control = matches!(
             w.as_slice(),
-            ["BEGIN", ..] | ["COMMIT", ..] | ["ROLLBACK", ..] | ["END", ..] | ["START", "TRANSACTION", ..] | ["ABORT", ..]
+            ["BEGIN", ..]
+                | ["COMMIT", ..]
+                | ["ROLLBACK", ..]
+                | ["END", ..]
+                | ["START", "TRANSACTION", ..]
+                | ["ABORT", ..]
         ) && !matches!(w.as_slice(), ["BEGIN", "ATOMIC", ..]);
         if transaction_control {
             problems.push(

@@ -291,7 +291,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("empty duration: use e.g. 250ms, 30s, 5m or a number of seconds".into());
     }
     if let Ok(secs) = t.parse::<f64>() {
-        if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
             return Err(format!("{t:?} is not a valid number of seconds"));
         }
         return Ok(Duration::from_secs_f64(secs));

@@ -25,7 +25,12 @@ pub fn execute(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
     if let Command::New { name } = cmd {
         let path = migrations::create_new(&cfg.migrations_dir, name)?;
         info!("created {}", path.display());
-        return emit(out, cfg.format, &path.display().to_string(), json!({"ok": true, "path": path}));
+        return emit(
+            out,
+            cfg.format,
+            &path.display().to_string(),
+            json!({"ok": true, "path": path}),
+        );
     }
     output::starting();
     match cmd {
@@ -53,7 +58,11 @@ pub fn execute(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
             emit(
                 out,
                 cfg.format,
-                &format!("{} of {} checks passed", results.len() - failed, results.len()),
+                &format!(
+                    "{} of {} checks passed",
+                    results.len() - failed,
+                    results.len()
+                ),
                 json!({"ok": failed == 0, "checks": checks}),
             )?;
             schema_outcome(&results)?;
@@ -289,7 +298,11 @@ fn run(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
         }
         writeln!(out, "{obj}").map_err(write_error)?;
     } else if result.is_ok() {
-        let what = if cfg.dry_run { "would apply" } else { "applied" };
+        let what = if cfg.dry_run {
+            "would apply"
+        } else {
+            "applied"
+        };
         writeln!(
             out,
             "{what} {}, stamped {}, {} checks passed",
@@ -305,7 +318,11 @@ fn run(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
 fn gate(cmd: &Command, cfg: &Config, report: &mut RunReport) -> Result<()> {
     let verify_after = *cmd == Command::Run;
     // Parse the required schema before touching anything: a typo there is exit 3 up front.
-    let reqs = if verify_after { requirements(cfg)? } else { Vec::new() };
+    let reqs = if verify_after {
+        requirements(cfg)?
+    } else {
+        Vec::new()
+    };
     let mut s = open(cfg)?;
     let table = Table::parse(&cfg.table)?;
     let files = migrations::discover(&cfg.migrations_dir)?;
@@ -353,7 +370,8 @@ fn load_applied(client: &mut Client, table: &Table, read_only: bool) -> Result<V
 
 /// Integrity before any change (SPEC §5): drift, out of order, missing files.
 fn check_integrity(plan: &Plan<'_>, cfg: &Config, table: &Table) -> Result<()> {
-    let problems = plan.integrity_problems(cfg.allow_out_of_order, cfg.stamp_recovery, &table.qualified);
+    let problems =
+        plan.integrity_problems(cfg.allow_out_of_order, cfg.stamp_recovery, &table.qualified);
     if !problems.is_empty() {
         return Err(Error::MigrationSet(problems));
     }
@@ -393,13 +411,21 @@ fn upgrade(
         let plan = plan::plan(&applied, files);
         check_integrity(&plan, cfg, table)?;
         lint_pending(&plan.pending)?;
-        info!("{} applied, {} pending", plan.applied.len(), plan.pending.len());
+        info!(
+            "{} applied, {} pending",
+            plan.applied.len(),
+            plan.pending.len()
+        );
         for m in &plan.pending {
             info!(
                 "would apply {} ({}{})",
                 m.version,
                 m.path.display(),
-                if m.no_transaction { ", no transaction" } else { "" }
+                if m.no_transaction {
+                    ", no transaction"
+                } else {
+                    ""
+                }
             );
             report.applied.push(m.version.clone());
         }
@@ -415,7 +441,11 @@ fn upgrade(
         let plan = plan::plan(&applied, files);
         check_integrity(&plan, cfg, table)?;
         lint_pending(&plan.pending)?;
-        info!("{} applied, {} pending", plan.applied.len(), plan.pending.len());
+        info!(
+            "{} applied, {} pending",
+            plan.applied.len(),
+            plan.pending.len()
+        );
         let mut recovered = false;
         let last = plan.pending.len();
         for (i, m) in plan.pending.iter().enumerate() {
@@ -448,7 +478,8 @@ fn status(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     let files = migrations::discover(&cfg.migrations_dir)?;
     let applied = load_applied(&mut s.client, &table, true)?;
     let plan = plan::plan(&applied, &files);
-    let problems = plan.integrity_problems(cfg.allow_out_of_order, cfg.stamp_recovery, &table.qualified);
+    let problems =
+        plan.integrity_problems(cfg.allow_out_of_order, cfg.stamp_recovery, &table.qualified);
     let results = if reqs.is_empty() {
         Vec::new()
     } else {
@@ -527,7 +558,11 @@ fn write_status_table(
             let now = file.map(|m| m.checksum.as_str()).unwrap_or_default();
             (
                 "DRIFTED",
-                format!("checksum recorded {} ≠ file {}", short(recorded), short(now)),
+                format!(
+                    "checksum recorded {} ≠ file {}",
+                    short(recorded),
+                    short(now)
+                ),
             )
         } else if file.is_none() {
             ("missing", "file not on disk (kept as history)".to_string())
@@ -554,7 +589,12 @@ fn write_status_table(
     }
     let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(7).max(7);
     let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(5).max(5);
-    let w2 = rows.iter().map(|r| r[2].chars().count()).max().unwrap_or(7).max(7);
+    let w2 = rows
+        .iter()
+        .map(|r| r[2].chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let mut text = format!(
         "database {} · table {} · folder {}\n{:<w0$}  {:<w1$}  {:<w2$}  NOTE\n",
         facts.database,
@@ -565,7 +605,11 @@ fn write_status_table(
         "APPLIED",
     );
     for r in &rows {
-        text.push_str(&format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3]).trim_end().to_string());
+        text.push_str(
+            &format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3])
+                .trim_end()
+                .to_string(),
+        );
         text.push('\n');
     }
     text.push_str(&format!(
@@ -644,7 +688,8 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
             )?;
             info!("stamped {}", m.version);
         }
-        tx.commit().map_err(|e| Error::db("committing the stamp", &e))?;
+        tx.commit()
+            .map_err(|e| Error::db("committing the stamp", &e))?;
         Ok(chosen.iter().map(|m| m.version.clone()).collect())
     };
     let stamped = if cfg.dry_run {
@@ -652,7 +697,11 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
     } else {
         with_lock(&mut s, cfg, &table, |c| body(c, false))?
     };
-    let verb = if cfg.dry_run { "would stamp" } else { "stamped" };
+    let verb = if cfg.dry_run {
+        "would stamp"
+    } else {
+        "stamped"
+    };
     emit(
         out,
         cfg.format,
@@ -678,13 +727,23 @@ fn repair(cfg: &Config, out: &mut dyn Write) -> Result<()> {
                 "repaired: checksum {} replaced by {} (file reviewed and accepted)",
                 d.recorded, d.migration.checksum
             );
-            tracking::set_checksum(&mut tx, &table, &d.migration.version, &d.migration.checksum, &note)?;
+            tracking::set_checksum(
+                &mut tx,
+                &table,
+                &d.migration.version,
+                &d.migration.checksum,
+                &note,
+            )?;
             warn!("{} accepted as edited: {note}", d.migration.version);
             repaired.push(d.migration.version.clone());
         }
-        tx.commit().map_err(|e| Error::db("committing the repair", &e))?;
+        tx.commit()
+            .map_err(|e| Error::db("committing the repair", &e))?;
         for row in &plan.missing {
-            info!("{} has no file on disk: left as it is (repair deletes nothing)", row.version);
+            info!(
+                "{} has no file on disk: left as it is (repair deletes nothing)",
+                row.version
+            );
         }
         Ok(repaired)
     })?;
@@ -717,7 +776,11 @@ fn check(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     emit(
         out,
         cfg.format,
-        &format!("check OK: {} migrations, {} requirements", files.len(), reqs.len()),
+        &format!(
+            "check OK: {} migrations, {} requirements",
+            files.len(),
+            reqs.len()
+        ),
         json!({"ok": true, "migrations": files.len(), "requirements": reqs.len(), "folder": cfg.migrations_dir.display().to_string()}),
     )
 }

@@ -220,11 +220,9 @@ fn parse_url(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
             redact::register_secret(p, Some(url.password().unwrap_or_default()));
         }
     }
-    if let Some(h) = url.host_str() {
-        if !h.is_empty() {
-            let h = h.trim_start_matches('[').trim_end_matches(']');
-            fields.host = decode(h, "host", problems);
-        }
+    if let Some(h) = url.host_str().filter(|h| !h.is_empty()) {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        fields.host = decode(h, "host", problems);
     }
     fields.port = url.port().map(|p| p.to_string());
     let path = url.path().trim_start_matches('/');

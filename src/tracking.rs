@@ -58,7 +58,9 @@ impl Table {
             if !(first.is_ascii_alphabetic() || first == '_')
                 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
             {
-                return Err(bad("only letters, digits, _ and $, not starting with a digit"));
+                return Err(bad(
+                    "only letters, digits, _ and $, not starting with a digit",
+                ));
             }
         }
         let lower: Vec<String> = parts.iter().map(|p| p.to_ascii_lowercase()).collect();
@@ -169,9 +171,12 @@ pub fn create(client: &mut impl GenericClient, table: &Table) -> Result<()> {
 )",
         table.sql
     ));
-    client
-        .batch_execute(&sql)
-        .map_err(|e| Error::db(format!("creating the tracking table {}", table.qualified), &e))
+    client.batch_execute(&sql).map_err(|e| {
+        Error::db(
+            format!("creating the tracking table {}", table.qualified),
+            &e,
+        )
+    })
 }
 
 /// Reads every row (one round trip).
@@ -231,7 +236,12 @@ pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) 
                 (&row.note, Type::TEXT),
             ],
         )
-        .map_err(|e| Error::db(format!("recording {} in {}", row.version, table.qualified), &e))?;
+        .map_err(|e| {
+            Error::db(
+                format!("recording {} in {}", row.version, table.qualified),
+                &e,
+            )
+        })?;
     Ok(())
 }
 
@@ -298,7 +308,10 @@ mod tests {
         let c = Table::parse("other").unwrap();
         assert_eq!(a.lock_key(), b.lock_key());
         assert_ne!(a.lock_key(), c.lock_key());
-        assert_eq!(a.lock_key(), Table::parse("schema_migrations").unwrap().lock_key());
+        assert_eq!(
+            a.lock_key(),
+            Table::parse("schema_migrations").unwrap().lock_key()
+        );
     }
 
     #[test]

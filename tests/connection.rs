@@ -14,7 +14,10 @@ use common::{Cluster, ClusterOptions, cluster, encode, free_port, run, sentry};
 /// Runs the binary with `DATABASE_URL` set (no other configuration), in a temp dir.
 fn with_url(url: &str, args: &[&str]) -> common::Outcome {
     let dir = tempfile::tempdir().unwrap();
-    run(sentry().current_dir(dir.path()).env("DATABASE_URL", url).args(args))
+    run(sentry()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", url)
+        .args(args))
 }
 
 #[test]
@@ -35,24 +38,55 @@ fn check_env_lists_every_malformed_url_problem_with_exit_3() {
         ("postgres://app:Secr3tPw@db", "no database"),
         ("postgres://app:Secr3tPw@db/", "no database"),
         ("postgres://:Secr3tPw@db/x", "no user"),
-        ("postgres://app:Secr3tPw@db/x?sslmode=sometimes", "unknown sslmode"),
-        ("postgres://app:Secr3tPw@db/x?sslmod=require", "unknown connection parameter"),
+        (
+            "postgres://app:Secr3tPw@db/x?sslmode=sometimes",
+            "unknown sslmode",
+        ),
+        (
+            "postgres://app:Secr3tPw@db/x?sslmod=require",
+            "unknown connection parameter",
+        ),
         ("postgres://app:Secr#3tPw@db/x", "percent-encode"),
-        ("postgres://app:Secr3tPw@db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "sslrootcert"),
+        (
+            "postgres://app:Secr3tPw@db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            "sslrootcert",
+        ),
         ("just some words", "neither"),
-        ("host=db user=app password='Secr3tPw dbname=x", "unterminated"),
+        (
+            "host=db user=app password='Secr3tPw dbname=x",
+            "unterminated",
+        ),
         ("host=db user=app password=Secr3tPw", "no database"),
-        ("host=db user=app password=Secr3tPw dbname=x port=abc", "port"),
-        ("host=db user=app password=Secr3tPw dbname=x sslmode=on", "unknown sslmode"),
+        (
+            "host=db user=app password=Secr3tPw dbname=x port=abc",
+            "port",
+        ),
+        (
+            "host=db user=app password=Secr3tPw dbname=x sslmode=on",
+            "unknown sslmode",
+        ),
     ];
     for (url, expect) in cases {
         let out = with_url(url, &["check-env"]);
         assert_eq!(out.code, 3, "{url:?}:\n{}", out.all());
-        assert!(out.stderr.contains(expect), "{url:?}: expected {expect:?} in\n{}", out.stderr);
-        assert!(!out.all().contains("Secr3tPw"), "{url:?} leaked the password:\n{}", out.all());
-        assert!(!out.all().contains("Secr%233tPw"), "{url:?} leaked the password");
         assert!(
-            out.stderr.trim_end().ends_with("=== MIGRATION SENTRY: FAILED (exit 3: environment invalid) ==="),
+            out.stderr.contains(expect),
+            "{url:?}: expected {expect:?} in\n{}",
+            out.stderr
+        );
+        assert!(
+            !out.all().contains("Secr3tPw"),
+            "{url:?} leaked the password:\n{}",
+            out.all()
+        );
+        assert!(
+            !out.all().contains("Secr%233tPw"),
+            "{url:?} leaked the password"
+        );
+        assert!(
+            out.stderr
+                .trim_end()
+                .ends_with("=== MIGRATION SENTRY: FAILED (exit 3: environment invalid) ==="),
             "{}",
             out.stderr
         );
@@ -69,15 +103,33 @@ fn check_env_reports_all_problems_at_once_and_needs_no_network() {
         .env("SECRET_KEY", "")
         .arg("check-env"));
     out.assert_code(3);
-    for fragment in ["no host", "no database", "unknown sslmode", "FLASK_APP is not set", "SECRET_KEY is empty"] {
-        assert!(out.stderr.contains(fragment), "missing {fragment:?}:\n{}", out.stderr);
+    for fragment in [
+        "no host",
+        "no database",
+        "unknown sslmode",
+        "FLASK_APP is not set",
+        "SECRET_KEY is empty",
+    ] {
+        assert!(
+            out.stderr.contains(fragment),
+            "missing {fragment:?}:\n{}",
+            out.stderr
+        );
     }
     // A URL to a port where nothing listens is fine for check-env: it never connects.
     let url = format!("postgres://app:pw9999@127.0.0.1:{}/db", free_port());
     let out = with_url(&url, &["check-env"]);
     out.assert_code(0);
-    assert!(out.stderr.contains("[sentry] env OK: DATABASE_URL"), "{}", out.stderr);
-    assert!(out.stderr.contains("postgres://app:****@127.0.0.1"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[sentry] env OK: DATABASE_URL"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("postgres://app:****@127.0.0.1"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.all().contains("pw9999"));
 }
 
@@ -89,7 +141,11 @@ fn missing_database_url_is_exit_3_and_usage_errors_are_exit_2() {
     assert!(out.stderr.contains("DATABASE_URL is not set"));
     let out = run(sentry().args(["ping", "--wait", "soon"]));
     out.assert_code(2);
-    assert!(out.stderr.contains("FAILED (exit 2: usage error)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("FAILED (exit 2: usage error)"),
+        "{}",
+        out.stderr
+    );
     run(sentry().arg("no-such-command")).assert_code(2);
     run(sentry().args(["status", "--dry-run"])).assert_code(2);
 }
@@ -104,7 +160,11 @@ fn help_lists_exit_codes_and_never_shows_environment_values() {
     assert!(out.stdout.contains("[env: DATABASE_URL]"), "{}", out.stdout);
     assert!(!out.all().contains("HelpSecret77"));
     assert!(!out.all().contains("visible_table_value"));
-    for line in ["3  environment invalid", "4  database unreachable", "9  migrations are pending"] {
+    for line in [
+        "3  environment invalid",
+        "4  database unreachable",
+        "9  migrations are pending",
+    ] {
         assert!(out.stdout.contains(line), "{line:?} not in --help");
     }
 }
@@ -114,12 +174,29 @@ fn ping_prints_the_markers_and_server_facts() {
     let db = cluster().create_db();
     let out = with_url(&db.url(), &["ping"]);
     out.assert_code(0);
-    assert!(out.stderr.starts_with("=== MIGRATION SENTRY 0.1.0: starting ==="), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("=== MIGRATION SENTRY 0.1.0: starting ==="),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("[sentry] env OK: DATABASE_URL"));
-    assert!(out.stderr.contains(&format!("[sentry] DB (redacted): postgresql://app:****@127.0.0.1:{}/{}", db.port, db.name)));
-    assert!(out.stderr.contains(&format!("[sentry] DB OK: {}, PostgreSQL ", db.name)), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!(
+        "[sentry] DB (redacted): postgresql://app:****@127.0.0.1:{}/{}",
+        db.port, db.name
+    )));
+    assert!(
+        out.stderr
+            .contains(&format!("[sentry] DB OK: {}, PostgreSQL ", db.name)),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("no TLS"));
-    assert!(out.stderr.trim_end().ends_with("=== MIGRATION SENTRY: success ==="));
+    assert!(
+        out.stderr
+            .trim_end()
+            .ends_with("=== MIGRATION SENTRY: success ===")
+    );
     assert!(out.stdout.contains(&format!("database: {}", db.name)));
     assert!(out.stdout.contains("latency:"));
     assert!(!out.all().contains(&db.cluster.password("app")));
@@ -134,19 +211,40 @@ fn ping_prints_the_markers_and_server_facts() {
 
 #[test]
 fn unknown_host_is_exit_4() {
-    let out = with_url("postgres://app:pw4321@no-such-host.invalid:5432/db", &["ping"]);
+    let out = with_url(
+        "postgres://app:pw4321@no-such-host.invalid:5432/db",
+        &["ping"],
+    );
     out.assert_code(4);
-    assert!(out.stderr.contains("unknown host \"no-such-host.invalid\""), "{}", out.stderr);
-    assert!(out.stderr.contains("target: postgres://app:****@no-such-host.invalid:5432/db"));
-    assert!(out.stderr.trim_end().ends_with("FAILED (exit 4: database unreachable) ==="));
+    assert!(
+        out.stderr.contains("unknown host \"no-such-host.invalid\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("target: postgres://app:****@no-such-host.invalid:5432/db")
+    );
+    assert!(
+        out.stderr
+            .trim_end()
+            .ends_with("FAILED (exit 4: database unreachable) ===")
+    );
 }
 
 #[test]
 fn connection_refused_is_exit_4() {
-    let out = with_url(&format!("postgres://app:pw4321@127.0.0.1:{}/db", free_port()), &["ping"]);
+    let out = with_url(
+        &format!("postgres://app:pw4321@127.0.0.1:{}/db", free_port()),
+        &["ping"],
+    );
     out.assert_code(4);
     assert!(out.stderr.contains("connection refused"), "{}", out.stderr);
-    assert!(out.stderr.contains("--wait"), "the hint should mention --wait:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("--wait"),
+        "the hint should mention --wait:\n{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -174,11 +272,25 @@ fn a_server_that_accepts_but_never_answers_is_a_connect_timeout() {
 #[test]
 fn wrong_password_is_exit_4_and_not_retried() {
     let db = cluster().create_db();
-    let url = db.url_with("app", Some("wrong-Passw0rd!"), "127.0.0.1", "sslmode=disable");
+    let url = db.url_with(
+        "app",
+        Some("wrong-Passw0rd!"),
+        "127.0.0.1",
+        "sslmode=disable",
+    );
     let out = with_url(&url, &["ping", "--wait", "30s"]);
     out.assert_code(4);
-    assert!(out.stderr.contains("authentication failed for user \"app\""), "{}", out.stderr);
-    assert!(!out.stderr.contains("retrying"), "a wrong password must not be retried:\n{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("authentication failed for user \"app\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("retrying"),
+        "a wrong password must not be retried:\n{}",
+        out.stderr
+    );
     assert!(!out.all().contains("wrong-Passw0rd!"));
     assert!(!out.all().contains(&encode("wrong-Passw0rd!")));
 }
@@ -190,14 +302,24 @@ fn missing_database_is_exit_4() {
     url = url.replace(&format!("/{}?", db.name), "/no_such_database?");
     let out = with_url(&url, &["ping"]);
     out.assert_code(4);
-    assert!(out.stderr.contains("database \"no_such_database\" does not exist"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("database \"no_such_database\" does not exist"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn every_sslmode_against_the_tls_cluster() {
     let db = cluster().create_db();
     // require: encrypted, not verified.
-    let url = db.url_with("app", Some(&db.cluster.password("app")), "127.0.0.1", "sslmode=require");
+    let url = db.url_with(
+        "app",
+        Some(&db.cluster.password("app")),
+        "127.0.0.1",
+        "sslmode=require",
+    );
     let out = with_url(&url, &["ping", "--format", "json"]);
     out.assert_code(0);
     assert!(out.stdout.contains("\"tls\":true"), "{}", out.stdout);
@@ -217,20 +339,32 @@ fn every_sslmode_against_the_tls_cluster() {
     // verify-full with a host name the certificate does not carry.
     let out = with_url(&db.url_tls("127.0.0.1", "verify-full"), &["ping"]);
     out.assert_code(4);
-    assert!(out.stderr.contains("does not match the host name"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not match the host name"),
+        "{}",
+        out.stderr
+    );
     // verify-ca against a CA that did not sign the server certificate.
     let other = db.cluster.other_ca_cert_path();
     let url = db.url_with(
         "app",
         Some(&db.cluster.password("app")),
         "localhost",
-        &format!("sslmode=verify-ca&sslrootcert={}", encode(&other.to_string_lossy())),
+        &format!(
+            "sslmode=verify-ca&sslrootcert={}",
+            encode(&other.to_string_lossy())
+        ),
     );
     let out = with_url(&url, &["ping"]);
     out.assert_code(4);
     assert!(out.stderr.contains("not trusted"), "{}", out.stderr);
     // verify-full without sslrootcert: the system store does not know the test CA.
-    let url = db.url_with("app", Some(&db.cluster.password("app")), "localhost", "sslmode=verify-full");
+    let url = db.url_with(
+        "app",
+        Some(&db.cluster.password("app")),
+        "localhost",
+        "sslmode=verify-full",
+    );
     let out = with_url(&url, &["ping"]);
     out.assert_code(4);
     assert!(out.stderr.contains("TLS failure"), "{}", out.stderr);
@@ -239,7 +373,10 @@ fn every_sslmode_against_the_tls_cluster() {
         "app",
         Some(&db.cluster.password("app")),
         "localhost",
-        &format!("sslmode=require&sslrootcert={}", encode(&other.to_string_lossy())),
+        &format!(
+            "sslmode=require&sslrootcert={}",
+            encode(&other.to_string_lossy())
+        ),
     );
     with_url(&url, &["ping"]).assert_code(4);
 }
@@ -247,25 +384,56 @@ fn every_sslmode_against_the_tls_cluster() {
 #[test]
 fn plaintext_refused_by_pg_hba_names_sslmode() {
     let db = cluster().create_db();
-    let url = db.url_with("tlsonly", Some(common::TLSONLY_PASSWORD), "127.0.0.1", "sslmode=disable");
+    let url = db.url_with(
+        "tlsonly",
+        Some(common::TLSONLY_PASSWORD),
+        "127.0.0.1",
+        "sslmode=disable",
+    );
     let out = with_url(&url, &["ping"]);
     out.assert_code(4);
-    assert!(out.stderr.contains("rejected the connection"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("rejected the connection"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("sslmode=require"), "{}", out.stderr);
-    let url = db.url_with("tlsonly", Some(common::TLSONLY_PASSWORD), "127.0.0.1", "sslmode=require");
+    let url = db.url_with(
+        "tlsonly",
+        Some(common::TLSONLY_PASSWORD),
+        "127.0.0.1",
+        "sslmode=require",
+    );
     with_url(&url, &["ping"]).assert_code(0);
 }
 
 #[test]
 fn require_against_a_server_without_tls_is_exit_4() {
-    let plain = Cluster::new(ClusterOptions { tls: false, start: true });
+    let plain = Cluster::new(ClusterOptions {
+        tls: false,
+        start: true,
+    });
     let db = plain.create_db();
-    let url = db.url_with("app", Some(&plain.password("app")), "127.0.0.1", "sslmode=require");
+    let url = db.url_with(
+        "app",
+        Some(&plain.password("app")),
+        "127.0.0.1",
+        "sslmode=require",
+    );
     let out = with_url(&url, &["ping"]);
     out.assert_code(4);
-    assert!(out.stderr.contains("does not support TLS"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not support TLS"),
+        "{}",
+        out.stderr
+    );
     // prefer falls back to plaintext.
-    let url = db.url_with("app", Some(&plain.password("app")), "127.0.0.1", "sslmode=prefer");
+    let url = db.url_with(
+        "app",
+        Some(&plain.password("app")),
+        "127.0.0.1",
+        "sslmode=prefer",
+    );
     let out = with_url(&url, &["ping"]);
     out.assert_code(0);
     assert!(out.stderr.contains("no TLS"));
@@ -273,7 +441,10 @@ fn require_against_a_server_without_tls_is_exit_4() {
 
 #[test]
 fn wait_retries_until_a_late_server_listens() {
-    let late = Cluster::new(ClusterOptions { tls: false, start: false });
+    let late = Cluster::new(ClusterOptions {
+        tls: false,
+        start: false,
+    });
     let port = late.port();
     let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
     let dir = tempfile::tempdir().unwrap();
@@ -397,10 +568,16 @@ fn random_passwords_never_reach_any_output() {
                 kv_quote(&pw),
                 db.name
             )),
-            _ => urls.push(format!("postgres://{role}:{pw}@127.0.0.1:{}/{}", db.port, db.name)),
+            _ => urls.push(format!(
+                "postgres://{role}:{pw}@127.0.0.1:{}/{}",
+                db.port, db.name
+            )),
         }
         for u in &urls {
-            let out = run(sentry().current_dir(dir.path()).env("DATABASE_URL", u).args(args));
+            let out = run(sentry()
+                .current_dir(dir.path())
+                .env("DATABASE_URL", u)
+                .args(args));
             let all = out.all();
             for form in &forms {
                 assert!(
@@ -410,7 +587,10 @@ fn random_passwords_never_reach_any_output() {
                     out.code
                 );
             }
-            assert!(out.code != 0 || real, "seed {seed}: a wrong password connected");
+            assert!(
+                out.code != 0 || real,
+                "seed {seed}: a wrong password connected"
+            );
         }
     }
 }
