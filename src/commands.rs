@@ -404,8 +404,8 @@ fn upgrade(
     files: &[Migration],
     report: &mut RunReport,
 ) -> Result<bool> {
-    output::marker("upgrade (verbose)");
     if cfg.dry_run {
+        output::marker("upgrade (verbose)");
         info!("dry run: no lock taken, nothing will be changed");
         let applied = load_applied(&mut s.client, table, true)?;
         let plan = plan::plan(&applied, files);
@@ -437,6 +437,7 @@ fn upgrade(
         stamp_recovery: cfg.stamp_recovery,
     };
     with_lock(s, cfg, table, |client| {
+        output::marker("upgrade (verbose)");
         let applied = load_applied(client, table, false)?;
         let plan = plan::plan(&applied, files);
         check_integrity(&plan, cfg, table)?;

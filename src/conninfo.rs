@@ -160,13 +160,14 @@ struct Fields {
 }
 
 fn parse_url(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
-    let scheme = &text[..text.find("://").unwrap_or(0)];
+    let scheme_end = text.find("://").unwrap_or(0);
+    let scheme = &text[..scheme_end];
     if scheme != "postgres" && scheme != "postgresql" {
-        let shown = if scheme.len() <= 20
+        let readable = scheme.len() <= 20
             && scheme
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        {
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        let shown = if readable {
             format!("{scheme:?}")
         } else {
             "(unreadable)".into()
@@ -176,73 +177,96 @@ fn parse_url(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
         ));
         return None;
     }
-    // The password as written, for redaction of exactly that spelling.
-    let written_password = written_url_password(text);
-    if let Some(w) = &written_password {
-        let decoded = percent_decode_str(w).decode_utf8_lossy().into_owned();
-        redact::register_secret(&decoded, Some(w));
-    }
-    let url = match url::Url::parse(text) {
-        Ok(u) => u,
-        Err(e) => {
-            // url's messages ("invalid port number", "empty host") never echo the input.
-            let mut msg = format!("DATABASE_URL is not a valid URL: {e}");
-            if written_password.is_some() || text.contains('@') {
-                msg.push_str(&format!("; {ENCODE_HINT}"));
-            }
-            problems.push(msg);
-            return None;
-        }
+    // libpq URIs are not WHATWG URLs (a raw '@' or '/' in a password is common, several
+    // hosts may be listed), and a URL parser stops at the first error where every problem
+    // must be listed: so the parts are split here, by libpq's rules, and each is checked.
+    let rest = &text[scheme_end + 3..];
+    let (rest, fragment) = match rest.find('#') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
     };
-    if url.fragment().is_some() {
+    if fragment.is_some() {
         problems.push(format!(
-            "DATABASE_URL contains '#', which starts a URL fragment; {ENCODE_HINT}"
+            "DATABASE_URL contains '#', which would end the URL there; {ENCODE_HINT}"
         ));
     }
+    // The userinfo ends at the last '@' (a raw '@' in a password is malformed but common).
+    let (userinfo, after) = match rest.rfind('@') {
+        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+        None => (None, rest),
+    };
+    let authority_end = after.find(['/', '?']).unwrap_or(after.len());
+    let (hostport, tail) = after.split_at(authority_end);
+    let (path, query) = match tail.find('?') {
+        Some(i) => (&tail[..i], Some(&tail[i + 1..])),
+        None => (tail, None),
+    };
     let mut fields = Fields::default();
-    let decode = |s: &str, what: &str, problems: &mut Vec<String>| -> Option<String> {
-        match percent_decode_str(s).decode_utf8() {
-            Ok(v) => Some(v.into_owned()),
-            Err(_) => {
-                problems.push(format!(
-                    "DATABASE_URL {what} is not valid UTF-8 once percent-decoded"
-                ));
-                None
+    if let Some(info) = userinfo {
+        let (user, password) = match info.find(':') {
+            Some(i) => (&info[..i], Some(&info[i + 1..])),
+            None => (info, None),
+        };
+        if let Some(written) = password {
+            let decoded = decode_part(written, "password", problems);
+            if let Some(pw) = &decoded {
+                redact::register_secret(pw, Some(written));
+            }
+            fields.password = decoded;
+        }
+        fields.user = decode_part(user, "user name", problems);
+    }
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        match v6.find(']') {
+            Some(i) => (&v6[..i], v6[i + 1..].strip_prefix(':')),
+            None => {
+                problems.push("DATABASE_URL host has an unclosed '[' (IPv6 address)".into());
+                ("", None)
             }
         }
-    };
-    if !url.username().is_empty() {
-        fields.user = decode(url.username(), "user name", problems);
-    }
-    if let Some(p) = url.password() {
-        fields.password = decode(p, "password", problems);
-        if let Some(p) = &fields.password {
-            redact::register_secret(p, Some(url.password().unwrap_or_default()));
+    } else {
+        match hostport.rfind(':') {
+            Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
+            None => (hostport, None),
         }
+    };
+    if host.contains(',') {
+        problems.push(
+            "DATABASE_URL lists several hosts: migration-sentry connects to one; give the \
+             primary's host"
+                .into(),
+        );
     }
-    if let Some(h) = url.host_str().filter(|h| !h.is_empty()) {
-        let h = h.trim_start_matches('[').trim_end_matches(']');
-        fields.host = decode(h, "host", problems);
-    }
-    fields.port = url.port().map(|p| p.to_string());
-    let path = url.path().trim_start_matches('/');
-    if !path.is_empty() {
-        fields.dbname = decode(path, "database name", problems);
-    }
-    for (k, v) in url.query_pairs() {
-        fields.params.push((k.into_owned(), v.into_owned()));
+    fields.host = decode_part(host, "host", problems);
+    fields.port = port.map(str::to_string);
+    fields.dbname = decode_part(path.trim_start_matches('/'), "database name", problems);
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if let (Some(k), Some(v)) = (
+            decode_part(k, "parameter name", problems),
+            decode_part(v, "parameter value", problems),
+        ) {
+            fields.params.push((k, v));
+        }
     }
     finish(fields, text, problems)
 }
 
-/// The password of a URL exactly as written, found without parsing (so that it can be
-/// registered for scrubbing even when the URL is malformed).
-fn written_url_password(text: &str) -> Option<String> {
-    let after = &text[text.find("://")? + 3..];
-    let at = after.rfind('@')?;
-    let userinfo = &after[..at];
-    let colon = userinfo.find(':')?;
-    Some(userinfo[colon + 1..].to_string())
+/// Percent-decodes one part of the URL; a part that is not UTF-8 once decoded is a problem.
+fn decode_part(s: &str, what: &str, problems: &mut Vec<String>) -> Option<String> {
+    match percent_decode_str(s).decode_utf8() {
+        Ok(v) => Some(v.into_owned()),
+        Err(_) => {
+            problems.push(format!(
+                "DATABASE_URL {what} is not valid UTF-8 once percent-decoded"
+            ));
+            None
+        }
+    }
 }
 
 fn parse_keyword_value(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {

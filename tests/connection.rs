@@ -32,8 +32,14 @@ fn check_env_lists_every_malformed_url_problem_with_exit_3() {
         ("'postgres://app:Secr3tPw@db/x'", "quotes"),
         ("mysql://app:Secr3tPw@db/x", "scheme"),
         ("https://app:Secr3tPw@db/x", "scheme"),
-        ("postgres://app:Secr3tPw@db:port/x", "not a valid URL"),
-        ("postgres://app:Secr3tPw@db:70000/x", "not a valid URL"),
+        (
+            "postgres://app:Secr3tPw@db:port/x",
+            "port \"port\" is not a number",
+        ),
+        (
+            "postgres://app:Secr3tPw@db:70000/x",
+            "port \"70000\" is not a number",
+        ),
         ("postgres://app:Secr3tPw@/x", "no host"),
         ("postgres://app:Secr3tPw@db", "no database"),
         ("postgres://app:Secr3tPw@db/", "no database"),
