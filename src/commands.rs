@@ -606,11 +606,8 @@ fn write_status_table(
         "APPLIED",
     );
     for r in &rows {
-        text.push_str(
-            &format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3])
-                .trim_end()
-                .to_string(),
-        );
+        let line = format!("{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3]);
+        text.push_str(line.trim_end());
         text.push('\n');
     }
     text.push_str(&format!(

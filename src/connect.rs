@@ -271,6 +271,7 @@ fn classify(err: &postgres::Error, info: &ConnInfo, timeout: Duration) -> Failur
         };
     }
     let text = redact::scrub(&chain_text(err));
+    debug!("driver error (scrubbed): {text}");
     let lower = text.to_lowercase();
     if let Some(io) = io_kind(err) {
         match io {
@@ -321,7 +322,10 @@ fn classify(err: &postgres::Error, info: &ConnInfo, timeout: Duration) -> Failur
         };
     }
     if lower.contains("tls") || lower.contains("ssl") || lower.contains("certificate") {
-        let (what, hint) = if lower.contains("hostname mismatch") || lower.contains("host name") {
+        let (what, hint) = if lower.contains("hostname mismatch")
+            || lower.contains("ip address mismatch")
+            || lower.contains("host name")
+        {
             (
                 format!(
                     "the server certificate does not match the host name {:?}",

@@ -859,21 +859,4 @@ mod tests {
         let err = create_new(dir.path(), "x").unwrap_err();
         assert!(matches!(err, Error::MigrationSet(_)));
     }
-
-    /// `cargo test --release --lib -- --ignored --nocapture discover_10k`
-    #[test]
-    #[ignore = "timing; run in release mode"]
-    fn discover_10k_files_timing() {
-        let dir = tempfile::tempdir().unwrap();
-        let body =
-            "-- a migration\nCREATE TABLE IF NOT EXISTS t (id bigint PRIMARY KEY);\n".repeat(20);
-        for i in 1..=10_000 {
-            write(dir.path(), &format!("{i:05}_m{i}.sql"), body.as_bytes());
-        }
-        let start = std::time::Instant::now();
-        let ms = discover(dir.path()).unwrap();
-        let took = start.elapsed();
-        assert_eq!(ms.len(), 10_000);
-        println!("discovered and hashed 10,000 files in {took:?}");
-    }
 }
