@@ -113,7 +113,7 @@ pub fn check_env(cfg: &Config) -> Result<ConnInfo> {
     if let Err(Error::Env(p)) = Table::parse(&cfg.table) {
         problems.extend(p);
     }
-    if let Some(Err(Error::Env(p))) = info.as_ref().map(connect::tls_connector) {
+    if let Some(Err(Error::Env(p))) = info.as_ref().map(connect::root_certificate) {
         problems.extend(p);
     }
     match info {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use native_tls::{Certificate, TlsConnector};
 use postgres::config::SslMode as PgSslMode;
-use postgres::{Client, SimpleQueryMessage};
+use postgres::{Client, NoTls, SimpleQueryMessage};
 use postgres_native_tls::MakeTlsConnector;
 
 use crate::conninfo::{ConnInfo, SslMode};
@@ -40,37 +40,52 @@ pub struct Facts {
     pub backend_pid: i32,
 }
 
-/// Builds the native-tls connector for `info.sslmode` and the mode to hand the driver.
-/// Fails (exit 3) when `sslrootcert` cannot be read or is not a PEM certificate.
-pub fn tls_connector(info: &ConnInfo) -> Result<(MakeTlsConnector, PgSslMode)> {
-    let mut builder = TlsConnector::builder();
+/// How a connection is made: plaintext, or TLS through native-tls.
+pub enum Tls {
+    Plain,
+    Native(MakeTlsConnector),
+}
+
+/// Reads and parses `sslrootcert` (exit 3 when unreadable or not PEM). Used by check-env,
+/// which must not pay for setting up TLS.
+pub fn root_certificate(info: &ConnInfo) -> Result<Option<Certificate>> {
+    let Some(path) = &info.sslrootcert else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::env(format!("sslrootcert {} cannot be read: {e}", path.display())))?;
+    Certificate::from_pem(&pem).map(Some).map_err(|_| {
+        Error::env(format!(
+            "sslrootcert {} is not a PEM certificate",
+            path.display()
+        ))
+    })
+}
+
+/// Builds the connector for `info.sslmode` and the mode to hand the driver.
+pub fn tls_connector(info: &ConnInfo) -> Result<(Tls, PgSslMode)> {
     // libpq: with a root certificate file, require behaves as verify-ca.
     let mode = match (info.sslmode, &info.sslrootcert) {
         (SslMode::Require, Some(_)) => SslMode::VerifyCa,
         (m, _) => m,
     };
-    if let Some(path) = &info.sslrootcert {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::env(format!(
-                "sslrootcert {} cannot be read: {e}",
-                path.display()
-            ))
-        })?;
-        let cert = Certificate::from_pem(&pem).map_err(|_| {
-            Error::env(format!(
-                "sslrootcert {} is not a PEM certificate",
-                path.display()
-            ))
-        })?;
+    if mode == SslMode::Disable {
+        return Ok((Tls::Plain, PgSslMode::Disable));
+    }
+    let mut builder = TlsConnector::builder();
+    let verify = matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull);
+    if let Some(cert) = root_certificate(info)? {
         builder.add_root_certificate(cert);
-        // libpq trusts only the given file, not the system store.
+    }
+    // libpq trusts only sslrootcert when it is given, and a mode that does not verify needs
+    // no store at all: loading the system store costs tens of milliseconds per run.
+    if info.sslrootcert.is_some() || !verify {
         builder.disable_built_in_roots(true);
     }
     let pg_mode = match mode {
-        SslMode::Disable => PgSslMode::Disable,
         // `allow` (plain first, TLS if refused) has no driver equivalent; prefer is the
         // closest and never less secure.
-        SslMode::Allow | SslMode::Prefer => {
+        SslMode::Allow | SslMode::Prefer | SslMode::Disable => {
             builder.danger_accept_invalid_certs(true);
             builder.danger_accept_invalid_hostnames(true);
             PgSslMode::Prefer
@@ -90,7 +105,7 @@ pub fn tls_connector(info: &ConnInfo) -> Result<(MakeTlsConnector, PgSslMode)> {
     let connector = builder
         .build()
         .map_err(|e| Error::Internal(format!("cannot build the TLS connector: {e}")))?;
-    Ok((MakeTlsConnector::new(connector), pg_mode))
+    Ok((Tls::Native(MakeTlsConnector::new(connector)), pg_mode))
 }
 
 /// A failed attempt, classified.
@@ -195,7 +210,10 @@ fn connect_once(info: &ConnInfo, timeout: Duration) -> std::result::Result<Clien
     }
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let _ = tx.send(config.connect(tls));
+        let _ = tx.send(match tls {
+            Tls::Plain => config.connect(NoTls),
+            Tls::Native(tls) => config.connect(tls),
+        });
     });
     let outcome = if timeout.is_zero() {
         rx.recv().ok()
