@@ -1,0 +1,170 @@
+//! A transaction-pooling PgBouncer in front of the database is refused (SPEC §5): a session
+//! advisory lock means nothing when each transaction may run on another server backend.
+//! Runs a real pgbouncer (Debian's package; `.ci/run` installs it) on a free port.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Cluster, ClusterOptions, free_port, run, sentry, wait_until};
+
+/// A pgbouncer process in transaction mode, stopped on drop.
+struct Bouncer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pgbouncer_bin() -> PathBuf {
+    ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("pgbouncer is not installed: apt-get install pgbouncer (.ci/run does)")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn start_bouncer(pg_port: u16, mode: &str) -> Bouncer {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let ini = dir.path().join("pgbouncer.ini");
+    // Round robin over two pre-opened server connections makes consecutive transactions land
+    // on different backends, as a busy production pooler does.
+    fs::write(
+        &ini,
+        format!(
+            "[databases]\n\
+             * = host=127.0.0.1 port={pg_port} user=postgres\n\
+             [pgbouncer]\n\
+             listen_addr = 127.0.0.1\n\
+             listen_port = {port}\n\
+             unix_socket_dir =\n\
+             auth_type = any\n\
+             pool_mode = {mode}\n\
+             server_round_robin = 1\n\
+             default_pool_size = 4\n\
+             min_pool_size = 2\n\
+             ignore_startup_parameters = extra_float_digits,options\n\
+             logfile = {}/pgbouncer.log\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    // pgbouncer refuses to run as root.
+    let mut cmd = if is_root() {
+        Command::new("chown")
+            .args(["-R", "postgres", &dir.path().to_string_lossy()])
+            .status()
+            .unwrap();
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(pgbouncer_bin());
+        c
+    } else {
+        Command::new(pgbouncer_bin())
+    };
+    let child = cmd
+        .arg(&ini)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bouncer = Bouncer {
+        child,
+        port,
+        _dir: dir,
+    };
+    let url = bouncer_url(port);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            postgres::Client::connect(&url, postgres::NoTls).is_ok()
+        }),
+        "pgbouncer did not start"
+    );
+    bouncer
+}
+
+fn bouncer_url(port: u16) -> String {
+    format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable")
+}
+
+/// Opens two server connections in the pool by holding two transactions at once.
+fn warm_pool(port: u16) {
+    let url = bouncer_url(port);
+    let mut a = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut b = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut ta = a.transaction().unwrap();
+    let mut tb = b.transaction().unwrap();
+    ta.batch_execute("SELECT 1").unwrap();
+    tb.batch_execute("SELECT 1").unwrap();
+    ta.commit().unwrap();
+    tb.commit().unwrap();
+}
+
+#[test]
+fn transaction_pooling_is_refused_with_exit_3_and_a_hint() {
+    let pg = Cluster::new(ClusterOptions {
+        tls: false,
+        start: true,
+    });
+    let bouncer = start_bouncer(pg.port(), "transaction");
+    warm_pool(bouncer.port);
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    fs::create_dir(&migrations).unwrap();
+    fs::write(migrations.join("0001_t.sql"), "CREATE TABLE t (id int);\n").unwrap();
+    let out = run(sentry()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", bouncer_url(bouncer.port))
+        .arg("run")
+        .arg("--migrations-dir")
+        .arg(&migrations));
+    out.assert_code(3);
+    assert!(out.stderr.contains("transaction-pooling"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("direct connection string"),
+        "{}",
+        out.stderr
+    );
+    // Refused before anything was changed.
+    let mut c = pg.admin_client("postgres");
+    let tables: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('t', 'schema_migrations')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0);
+}
+
+#[test]
+fn session_pooling_keeps_the_backend_and_is_accepted() {
+    let pg = Cluster::new(ClusterOptions {
+        tls: false,
+        start: true,
+    });
+    let bouncer = start_bouncer(pg.port(), "session");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(sentry()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", bouncer_url(bouncer.port))
+        .arg("ping"));
+    out.assert_code(0);
+}
