@@ -604,3 +604,34 @@ fn status_shows_the_recovered_migration_as_stamped() {
         "{note}"
     );
 }
+
+#[test]
+fn no_transaction_migration_skips_an_existing_concurrent_index() {
+    let (project, db) = hot_patched(Some(REQUIRED));
+    project.run(&db, &["run"]).assert_code(0);
+    // Someone built the index by hand during an incident; the migration is not idempotent.
+    as_app(
+        &db,
+        "CREATE INDEX ix_proposals_expires_at ON proposals (expires_at)",
+    );
+    project.write_migration(
+        "0003_expires_index",
+        "-- sentry:no-transaction\n\
+         CREATE INDEX CONCURRENTLY ix_proposals_expires_at ON proposals (expires_at);\n\
+         CREATE INDEX CONCURRENTLY ix_proposals_title ON proposals (title);\n",
+    );
+    let off = project.run(&db, &["run", "--no-stamp-recovery"]);
+    off.assert_code(7);
+    assert!(off.stderr.contains("SQLSTATE 42P07"), "{}", off.stderr);
+    assert_eq!(tracking_rows(&db, "0003_expires_index"), 0);
+
+    let out = project.run(&db, &["run"]);
+    out.assert_code(0);
+    assert!(index_exists(&db, "ix_proposals_title"), "{}", out.stderr);
+    let (stamped, note) = tracking_row(&db, "0003_expires_index");
+    assert!(stamped, "{note}");
+    let entry = skipped(&project, "0003_expires_index", 2, "42P07");
+    assert!(note.contains(&entry), "{entry:?} not in {note:?}");
+    assert_eq!(note.matches("SQLSTATE").count(), 1, "{note}");
+    assert!(out.stderr.contains(&entry), "{}", out.stderr);
+}
