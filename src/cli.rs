@@ -4,6 +4,7 @@
 //! the core runs on (the shape hyperfine uses with `Options::from_cli_arguments`). Every
 //! option has an environment fallback (SPEC §2) and is accepted before or after the command.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -275,6 +276,71 @@ impl Cli {
     }
 }
 
+/// Options whose values accumulate. clap keeps only the later occurrences of a global option
+/// given on both sides of the subcommand (clap-rs/clap#1570): `--require a.b verify --require
+/// c.d` would silently drop `a.b`.
+const LIST_OPTIONS: [&str; 2] = ["--require", "--require-env"];
+
+/// Works around clap#1570 before parsing: when a list option appears both before and after the
+/// subcommand, the options before it are moved after the subcommand's name, so every value is
+/// kept and the order of the rest (last one wins) is unchanged.
+pub fn normalize_args(args: Vec<OsString>) -> Vec<OsString> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let takes_value: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.get_action().takes_values())
+        .flat_map(|a| {
+            let long = a.get_long().map(|l| format!("--{l}"));
+            let short = a.get_short().map(|c| format!("-{c}"));
+            long.into_iter().chain(short)
+        })
+        .collect();
+    let subcommands: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+    let is_list = |t: &str| {
+        LIST_OPTIONS
+            .iter()
+            .any(|o| t == *o || t.starts_with(&format!("{o}=")))
+    };
+    let text: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut i = 1;
+    let mut sub_at = None;
+    while i < text.len() {
+        let t = text[i].as_str();
+        if t == "--" {
+            break;
+        }
+        if t.starts_with('-') {
+            i += if takes_value.iter().any(|o| o == t) {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        if subcommands.contains(&t) {
+            sub_at = Some(i);
+        }
+        break;
+    }
+    let Some(at) = sub_at else {
+        return args;
+    };
+    let before = text[1..at].iter().any(|t| is_list(t));
+    let after = text[at + 1..].iter().any(|t| is_list(t));
+    if !(before && after) {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len());
+    out.push(args[0].clone());
+    out.push(args[at].clone());
+    out.extend(args[1..at].iter().cloned());
+    out.extend(args[at + 1..].iter().cloned());
+    out
+}
+
 /// Drops blanks from comma-separated lists (`SENTRY_REQUIRE_ENV="A, B,"`).
 fn non_empty(items: Vec<String>) -> Vec<String> {
     items
@@ -364,6 +430,44 @@ mod tests {
         assert_eq!(c.verbosity, 2);
         assert!(!c.stamp_recovery);
         assert_eq!(c.format, Format::Json);
+    }
+
+    #[test]
+    fn list_options_on_both_sides_of_the_command_are_all_kept() {
+        let args = |v: &[&str]| {
+            let argv: Vec<OsString> = std::iter::once("migration-sentry")
+                .chain(v.iter().copied())
+                .map(OsString::from)
+                .collect();
+            let cli = Cli::try_parse_from(normalize_args(argv)).unwrap();
+            cli.into_config().unwrap()
+        };
+        let (cmd, c) = args(&[
+            "--require",
+            "a.b",
+            "--table",
+            "verify",
+            "verify",
+            "--require",
+            "c.d",
+        ]);
+        assert_eq!(cmd, Command::Verify);
+        assert_eq!(c.require, vec!["a.b", "c.d"]);
+        assert_eq!(c.table, "verify");
+        let (_, c) = args(&[
+            "--require-env=A",
+            "-v",
+            "run",
+            "--require-env",
+            "B",
+            "--wait",
+            "5",
+        ]);
+        assert_eq!(c.require_env, vec!["A", "B"]);
+        assert_eq!(c.verbosity, 1);
+        // Nothing to merge: left as it is.
+        let (_, c) = args(&["--wait", "1", "run", "--wait", "2"]);
+        assert_eq!(c.wait, Duration::from_secs(2));
     }
 
     #[test]

@@ -52,8 +52,12 @@ pub fn root_certificate(info: &ConnInfo) -> Result<Option<Certificate>> {
     let Some(path) = &info.sslrootcert else {
         return Ok(None);
     };
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::env(format!("sslrootcert {} cannot be read: {e}", path.display())))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::env(format!(
+            "sslrootcert {} cannot be read: {e}",
+            path.display()
+        ))
+    })?;
     Certificate::from_pem(&pem).map(Some).map_err(|_| {
         Error::env(format!(
             "sslrootcert {} is not a PEM certificate",

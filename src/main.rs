@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use migration_sentry::cli::Cli;
+use migration_sentry::cli::{self, Cli};
 use migration_sentry::config::Format;
 use migration_sentry::error::ExitKind;
 use migration_sentry::{commands, output, redact};
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(cli::normalize_args(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let text = redact::scrub(&e.render().to_string());

@@ -324,9 +324,9 @@ fn require_flag_and_env_add_column_checks() {
         ["✓ column public.t.c", "✓ column public.t.d"]
     );
 
-    // Repeatable. (Not split around the command: clap keeps only the occurrences after it,
-    // clap-rs/clap#1570.)
-    let out = project.run(&db, &["verify", "--require", "t.c", "--require", "t.e"]);
+    // Repeatable, and kept whole when split around the command (clap alone would keep only
+    // the occurrences after it, clap-rs/clap#1570).
+    let out = project.run(&db, &["--require", "t.c", "verify", "--require", "t.e"]);
     out.assert_code(8);
     assert_line(&check_lines(&out.stderr, '✓'), "✓ column public.t.c");
     let bad = check_lines(&out.stderr, '✗');
