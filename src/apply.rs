@@ -159,7 +159,9 @@ fn apply_without_transaction(
             let code = err.as_db_error().map(|d| d.code().code().to_string());
             match code {
                 Some(c) if s.stamp_recovery && ALREADY_EXISTS.contains(&c.as_str()) => {
-                    skipped.push(skip_entry(m, st, &err));
+                    let entry = skip_entry(m, st, &err);
+                    warn!("stamp recovery skipped {entry}");
+                    skipped.push(entry);
                 }
                 Some(_) => {
                     let mut f = describe(m, &err, Some(st));

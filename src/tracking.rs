@@ -31,7 +31,7 @@ pub struct Table {
     pub name: String,
     /// The quoted identifier for SQL: `"schema"."name"` or `"name"`.
     pub sql: String,
-    /// For messages and the lock key: `schema.name` (`public.name` when unqualified).
+    /// For messages: `schema.name`, or `name` as given (resolved through `search_path`).
     pub qualified: String,
 }
 
@@ -72,7 +72,10 @@ impl Table {
             _ => unreachable!("checked above"),
         };
         Ok(Table {
-            qualified: format!("{}.{}", schema.as_deref().unwrap_or("public"), name),
+            qualified: match &schema {
+                Some(s) => format!("{s}.{name}"),
+                None => name.clone(),
+            },
             schema,
             name,
             sql: quoted.join("."),
@@ -82,7 +85,9 @@ impl Table {
     /// The default advisory lock key: the first 8 bytes of SHA-256 of the qualified name, so
     /// two applications with different tracking tables never block each other.
     pub fn lock_key(&self) -> i64 {
-        let digest = Sha256::digest(format!("migration-sentry:{}", self.qualified).as_bytes());
+        // `name` and `public.name` are the same table for nearly everyone: same key.
+        let schema = self.schema.as_deref().unwrap_or("public");
+        let digest = Sha256::digest(format!("migration-sentry:{schema}.{}", self.name).as_bytes());
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&digest[..8]);
         i64::from_be_bytes(bytes)
@@ -279,7 +284,7 @@ mod tests {
     fn plain_and_qualified_names() {
         let t = Table::parse("schema_migrations").unwrap();
         assert_eq!(t.sql, "\"schema_migrations\"");
-        assert_eq!(t.qualified, "public.schema_migrations");
+        assert_eq!(t.qualified, "schema_migrations");
         let t = Table::parse("Ops.Sentry_Migrations").unwrap();
         assert_eq!(t.sql, "\"ops\".\"sentry_migrations\"");
         assert_eq!(t.schema.as_deref(), Some("ops"));
