@@ -440,6 +440,8 @@ fn a_held_lock_times_out_with_exit_5_then_is_waited_for() {
     let out = f.sentry(&["--lock-key", &key_s, "--wait-for-lock", "1s", "run"]);
     out.assert_code(5);
     assert_contains(&out, &format!("pid {holder_pid}"));
+    // It said it was waiting, and for whom, before giving up.
+    assert_contains(&out, "waiting for advisory lock");
     assert_contains(&out, "FAILED (exit 5: advisory lock not acquired)");
     assert!(!f.exists("a"));
 
@@ -1092,4 +1094,29 @@ fn tracking_rows_store_rollback_sql_time_and_checksum() {
         )
         .unwrap();
     assert_eq!(row.get::<_, Option<String>>(0), None);
+}
+
+#[test]
+fn run_json_reports_the_outcome_on_stdout() {
+    let f = fx();
+    f.write("0001_a.sql", "CREATE TABLE a (id int);\n");
+    let out = f.sentry(&["run", "--format", "json"]);
+    out.assert_code(0);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect(&out.stdout);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["applied"], serde_json::json!(["0001_a"]));
+    assert_eq!(v["stamped"], serde_json::json!([]));
+    assert!(v["checks"].is_object());
+    assert!(v["duration_ms"].as_u64().is_some());
+
+    f.write("0002_bad.sql", "SELECT 1/0;\n");
+    let out = f.sentry(&["run", "--format", "json"]);
+    out.assert_code(7);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect(&out.stdout);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["exit_code"], 7);
+    assert_eq!(v["applied"], serde_json::json!([]));
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("22012")));
+    assert_eq!(last_line(&out.stderr), FAILED_7);
 }
