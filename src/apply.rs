@@ -86,6 +86,9 @@ pub fn apply(
         Err(err) => {
             // Dropping the transaction would roll back too; say it explicitly.
             let _ = tx.rollback();
+            if crate::error::connection_lost(&err) {
+                return Err(Error::db(format!("applying {}", m.version), &err));
+            }
             let Some(db) = err.as_db_error() else {
                 return Err(Error::db(format!("applying {}", m.version), &err));
             };
@@ -156,6 +159,9 @@ fn apply_without_transaction(
     for st in &statements {
         debug!("SQL of {} line {}:\n{}", m.version, st.line, st.sql);
         if let Err(err) = client.batch_execute(st.sql) {
+            if crate::error::connection_lost(&err) {
+                return Err(Error::db(format!("applying {}", m.version), &err));
+            }
             let code = err.as_db_error().map(|d| d.code().code().to_string());
             match code {
                 Some(c) if s.stamp_recovery && ALREADY_EXISTS.contains(&c.as_str()) => {
@@ -226,6 +232,9 @@ fn recover(
             Ok(()) => tx
                 .batch_execute("RELEASE SAVEPOINT sentry_statement")
                 .map_err(|e| Error::db("releasing a savepoint", &e))?,
+            Err(err) if crate::error::connection_lost(&err) => {
+                return Err(Error::db(format!("recovering {}", m.version), &err));
+            }
             Err(err) => {
                 let code = err.as_db_error().map(|d| d.code().code().to_string());
                 match code {

@@ -258,14 +258,7 @@ impl Error {
     /// anything else is reported with its SQLSTATE (exit 1). The driver's text is scrubbed.
     pub fn db(context: impl Into<String>, err: &postgres::Error) -> Self {
         let context = context.into();
-        if let Some(db) = err.as_db_error() {
-            return Error::Database {
-                context,
-                sqlstate: db.code().code().to_string(),
-                message: crate::redact::scrub(db.message()),
-            };
-        }
-        if err.is_closed() || is_io(err) {
+        if connection_lost(err) {
             return Error::Unreachable {
                 target: crate::redact::current_target(),
                 reason: format!("the connection was lost while {context}"),
@@ -274,12 +267,29 @@ impl Error {
                     .into(),
             };
         }
+        if let Some(db) = err.as_db_error() {
+            return Error::Database {
+                context,
+                sqlstate: db.code().code().to_string(),
+                message: crate::redact::scrub(db.message()),
+            };
+        }
         Error::Database {
             context,
             sqlstate: String::new(),
             message: crate::redact::scrub(&err.to_string()),
         }
     }
+}
+
+/// Whether `err` means the session is gone: the socket closed or failed, or the server ended
+/// the session with a FATAL error (shutdown or restart: 57P01/57P02, `pg_terminate_backend`).
+pub fn connection_lost(err: &postgres::Error) -> bool {
+    err.is_closed()
+        || is_io(err)
+        || err
+            .as_db_error()
+            .is_some_and(|db| matches!(db.severity(), "FATAL" | "PANIC"))
 }
 
 fn is_io(err: &postgres::Error) -> bool {

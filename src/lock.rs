@@ -21,6 +21,7 @@ pub fn acquire(client: &mut Client, key: i64, wait: Duration) -> Result<Duration
     let started = Instant::now();
     let mut pause = Duration::from_millis(50);
     let mut next_progress = PROGRESS_EVERY;
+    let mut first_miss = true;
     loop {
         let row = client
             .query_typed(
@@ -41,7 +42,9 @@ pub fn acquire(client: &mut Client, key: i64, wait: Duration) -> Result<Duration
                 holder: holder(client, key),
             });
         }
-        if waited >= next_progress || waited.is_zero() {
+        // Say so on the first miss (an elapsed time is never exactly zero), then periodically.
+        if waited >= next_progress || first_miss {
+            first_miss = false;
             let who = holder(client, key).unwrap_or_else(|| "another session".into());
             info!(
                 "waiting for advisory lock {key}, held by {who} ({} s of --wait-for-lock {} s)",
