@@ -9,6 +9,7 @@ use postgres::error::ErrorPosition;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient};
 
+use crate::db::Traced;
 use crate::error::{Error, Result, SetProblem, StatementFailure};
 use crate::migrations::Migration;
 use crate::sql_split::{self, Statement};
@@ -129,7 +130,7 @@ fn set_timeouts(
     let local = durable.is_some();
     let sync = if durable.unwrap_or(true) { "on" } else { "off" };
     client
-        .query_typed(
+        .traced(
             "SELECT set_config('lock_timeout', $1, $4), set_config('statement_timeout', $2, $4), \
              CASE WHEN $4 THEN set_config('synchronous_commit', $3, true) END",
             &[

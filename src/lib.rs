@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod connect;
 pub mod conninfo;
+pub mod db;
 pub mod error;
 pub mod lock;
 pub mod migrations;

@@ -11,6 +11,7 @@ use log::{info, warn};
 use postgres::Client;
 use postgres::types::{ToSql, Type};
 
+use crate::db::Traced;
 use crate::error::{Error, Result};
 
 /// How often a waiting sentry says it is still waiting.
@@ -24,7 +25,7 @@ pub fn acquire(client: &mut Client, key: i64, wait: Duration) -> Result<Duration
     let mut first_miss = true;
     loop {
         let row = client
-            .query_typed(
+            .traced(
                 "SELECT pg_try_advisory_lock($1)",
                 &[(&key as &(dyn ToSql + Sync), Type::INT8)],
             )
@@ -61,7 +62,7 @@ pub fn acquire(client: &mut Client, key: i64, wait: Duration) -> Result<Duration
 /// Releases the lock and checks that it was held.
 pub fn release(client: &mut Client, key: i64) -> Result<()> {
     let rows = client
-        .query_typed(
+        .traced(
             "SELECT pg_advisory_unlock($1)",
             &[(&key as &(dyn ToSql + Sync), Type::INT8)],
         )
@@ -80,7 +81,7 @@ pub fn release(client: &mut Client, key: i64) -> Result<()> {
 fn holder(client: &mut Client, key: i64) -> Option<String> {
     // A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits).
     let rows = client
-        .query_typed(
+        .traced(
             "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'), \
              coalesce(extract(epoch FROM now() - a.xact_start)::int8, \
                       extract(epoch FROM now() - a.backend_start)::int8, 0), \

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use postgres::types::{ToSql, Type};
 
+use crate::db::Traced;
 use crate::error::{Error, Result};
 
 /// The schema a name defaults to when it is not qualified.
@@ -981,7 +982,7 @@ fn query(
         .map(|a| (*a as &(dyn ToSql + Sync), Type::TEXT_ARRAY))
         .collect();
     client
-        .query_typed(sql, &params)
+        .traced(sql, &params)
         .map_err(|e| Error::db(context, &e))
 }
 

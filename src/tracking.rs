@@ -9,6 +9,7 @@ use postgres::GenericClient;
 use postgres::types::{ToSql, Type};
 use sha2::{Digest, Sha256};
 
+use crate::db::Traced;
 use crate::error::{Error, Result, SetProblem};
 use crate::plan::AppliedRow;
 
@@ -105,7 +106,7 @@ pub enum Shape {
 /// shape is refused (exit 6) with a hint to use `--table`.
 pub fn inspect(client: &mut impl GenericClient, table: &Table) -> Result<Shape> {
     let rows = client
-        .query_typed(
+        .traced(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
              FROM pg_attribute a \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
@@ -195,7 +196,7 @@ pub fn load(client: &mut impl GenericClient, table: &Table) -> Result<Vec<Applie
         table.sql
     );
     let rows = client
-        .query_typed(&sql, &[])
+        .traced(&sql, &[])
         .map_err(|e| Error::db("reading the tracking table", &e))?;
     Ok(rows
         .iter()
@@ -230,7 +231,7 @@ pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) 
         table.sql
     );
     client
-        .query_typed(
+        .traced(
             &sql,
             &[
                 (&row.version as &(dyn ToSql + Sync), Type::VARCHAR),
@@ -264,7 +265,7 @@ pub fn set_checksum(
         table.sql
     );
     client
-        .query_typed(
+        .traced(
             &sql,
             &[
                 (&version as &(dyn ToSql + Sync), Type::VARCHAR),
