@@ -8,65 +8,8 @@
 
 mod common;
 
-use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
-
-use common::{Outcome, TestDb, cluster, run, sentry};
+use common::{Project, as_app, cluster, run};
 use serde_json::{Value, json};
-
-/// A throwaway project: `migrations/`, an optional `required_schema.txt`, and an empty `cwd/`.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir(dir.path().join("migrations")).unwrap();
-        fs::create_dir(dir.path().join("cwd")).unwrap();
-        Project { dir }
-    }
-
-    fn migrations(&self) -> PathBuf {
-        self.dir.path().join("migrations")
-    }
-
-    fn schema_path(&self) -> PathBuf {
-        self.dir.path().join("required_schema.txt")
-    }
-
-    fn write_migration(&self, stem: &str, sql: &str) {
-        fs::write(self.migrations().join(format!("{stem}.sql")), sql).unwrap();
-    }
-
-    fn write_schema(&self, text: &str) {
-        fs::write(self.schema_path(), text).unwrap();
-    }
-
-    /// The binary against `db` with `--migrations-dir`, plus `--required-schema` when the
-    /// project has a required-schema file.
-    fn sentry(&self, db: &TestDb) -> Command {
-        let mut cmd = sentry();
-        cmd.current_dir(self.dir.path().join("cwd"))
-            .env("DATABASE_URL", db.url())
-            .arg("--migrations-dir")
-            .arg(self.migrations());
-        if self.schema_path().exists() {
-            cmd.arg("--required-schema").arg(self.schema_path());
-        }
-        cmd
-    }
-
-    fn run(&self, db: &TestDb, args: &[&str]) -> Outcome {
-        run(self.sentry(db).args(args))
-    }
-}
-
-/// Runs `sql` as `app`, the owner of the test database.
-fn as_app(db: &TestDb, sql: &str) {
-    db.execute(&format!("SET ROLE app;\n{sql}"));
-}
 
 fn last_line(text: &str) -> &str {
     text.lines().last().unwrap_or_default()

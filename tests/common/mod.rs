@@ -26,6 +26,11 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+mod project;
+// Not every test binary uses the project fixture.
+#[allow(unused_imports)]
+pub use project::{Project, as_app};
+
 /// Password the harness gives the `app` role.
 pub const APP_PASSWORD: &str = "app-pw-5e1f9c";
 /// Password the harness gives the `tlsonly` role.
