@@ -59,30 +59,13 @@ pub fn apply(
     let outcome = tx.batch_execute(&m.sql);
     match outcome {
         Ok(()) => {
-            let elapsed = started.elapsed();
             // The tracking row is written in the migration's own transaction: both commit or
             // neither does, so a crash or kill at any point can never leave a schema change
             // without its row, or a row without its change.
-            tracking::insert(
-                &mut tx,
-                table,
-                &NewRow {
-                    version: &m.version,
-                    execution_time_ms: millis(elapsed),
-                    checksum: &m.checksum,
-                    rollback_sql: m.down_sql.as_deref(),
-                    stamped: false,
-                    note: None,
-                },
-            )?;
+            let outcome = record(&mut tx, table, m, started.elapsed(), &[])?;
             tx.commit()
                 .map_err(|e| Error::db(format!("committing {}", m.version), &e))?;
-            Ok(Outcome {
-                version: m.version.clone(),
-                elapsed,
-                stamped: false,
-                note: None,
-            })
+            Ok(outcome)
         }
         Err(err) => {
             // Dropping the transaction would roll back too; say it explicitly.
@@ -187,26 +170,7 @@ fn apply_without_transaction(
     client
         .batch_execute("RESET lock_timeout; RESET statement_timeout")
         .map_err(|e| Error::db("resetting timeouts", &e))?;
-    let elapsed = started.elapsed();
-    let note = recovery_note(&skipped);
-    tracking::insert(
-        client,
-        table,
-        &NewRow {
-            version: &m.version,
-            execution_time_ms: millis(elapsed),
-            checksum: &m.checksum,
-            rollback_sql: m.down_sql.as_deref(),
-            stamped: note.is_some(),
-            note: note.as_deref(),
-        },
-    )?;
-    Ok(Outcome {
-        version: m.version.clone(),
-        elapsed,
-        stamped: note.is_some(),
-        note,
-    })
+    record(client, table, m, started.elapsed(), &skipped)
 }
 
 /// Stamp recovery: replays the migration in one transaction, each statement under a
@@ -265,10 +229,23 @@ fn recover(
             }
         }
     }
-    let elapsed = started.elapsed();
-    let note = recovery_note(&skipped);
+    let outcome = record(&mut tx, table, m, started.elapsed(), &skipped)?;
+    tx.commit()
+        .map_err(|e| Error::db(format!("committing the recovery of {}", m.version), &e))?;
+    Ok(outcome)
+}
+
+/// Inserts the migration's tracking row (stamped when recovery skipped statements).
+fn record(
+    client: &mut impl GenericClient,
+    table: &Table,
+    m: &Migration,
+    elapsed: Duration,
+    skipped: &[String],
+) -> Result<Outcome> {
+    let note = recovery_note(skipped);
     tracking::insert(
-        &mut tx,
+        client,
         table,
         &NewRow {
             version: &m.version,
@@ -279,8 +256,6 @@ fn recover(
             note: note.as_deref(),
         },
     )?;
-    tx.commit()
-        .map_err(|e| Error::db(format!("committing the recovery of {}", m.version), &e))?;
     Ok(Outcome {
         version: m.version.clone(),
         elapsed,

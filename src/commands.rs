@@ -386,14 +386,26 @@ fn check_integrity(plan: &Plan<'_>, cfg: &Config, table: &Table) -> Result<()> {
     Ok(())
 }
 
-/// Lints the pending migrations (splitting, transaction control) before applying any.
-fn lint_pending(pending: &[&Migration]) -> Result<()> {
-    let problems: Vec<SetProblem> = pending.iter().flat_map(|m| apply::lint(m)).collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::MigrationSet(problems))
+/// The plan of an upgrade, checked before anything is applied: integrity (drift, out of
+/// order, missing files) and the pending migrations' SQL (splitting, transaction control).
+fn checked_plan<'a>(
+    applied: &'a [AppliedRow],
+    files: &'a [Migration],
+    cfg: &Config,
+    table: &Table,
+) -> Result<Plan<'a>> {
+    let plan = plan::plan(applied, files);
+    check_integrity(&plan, cfg, table)?;
+    let problems: Vec<SetProblem> = plan.pending.iter().flat_map(|m| apply::lint(m)).collect();
+    if !problems.is_empty() {
+        return Err(Error::MigrationSet(problems));
     }
+    info!(
+        "{} applied, {} pending",
+        plan.applied.len(),
+        plan.pending.len()
+    );
+    Ok(plan)
 }
 
 /// The upgrade step of `run` and `upgrade`. Returns whether stamp recovery was used.
@@ -408,14 +420,7 @@ fn upgrade(
         output::marker("upgrade (verbose)");
         info!("dry run: no lock taken, nothing will be changed");
         let applied = load_applied(&mut s.client, table, true)?;
-        let plan = plan::plan(&applied, files);
-        check_integrity(&plan, cfg, table)?;
-        lint_pending(&plan.pending)?;
-        info!(
-            "{} applied, {} pending",
-            plan.applied.len(),
-            plan.pending.len()
-        );
+        let plan = checked_plan(&applied, files, cfg, table)?;
         for m in &plan.pending {
             info!(
                 "would apply {} ({}{})",
@@ -439,14 +444,7 @@ fn upgrade(
     with_lock(s, cfg, table, |client| {
         output::marker("upgrade (verbose)");
         let applied = load_applied(client, table, false)?;
-        let plan = plan::plan(&applied, files);
-        check_integrity(&plan, cfg, table)?;
-        lint_pending(&plan.pending)?;
-        info!(
-            "{} applied, {} pending",
-            plan.applied.len(),
-            plan.pending.len()
-        );
+        let plan = checked_plan(&applied, files, cfg, table)?;
         let mut recovered = false;
         let last = plan.pending.len();
         for (i, m) in plan.pending.iter().enumerate() {
