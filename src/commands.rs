@@ -607,9 +607,7 @@ fn write_status_table(
     );
     for r in &rows {
         text.push_str(
-            &format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3])
-                .trim_end()
-                .to_string(),
+            format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3]).trim_end(),
         );
         text.push('\n');
     }
