@@ -2,6 +2,7 @@
 //! `-- sentry:no-transaction` path, precise failure reports (file:line:column, SQLSTATE,
 //! message, detail, hint, the offending line), and stamp recovery (SPEC §7).
 
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
@@ -17,6 +18,33 @@ use crate::tracking::{self, NewRow, Table};
 
 /// SQLSTATEs meaning "this object already exists": the only errors stamp recovery skips.
 pub const ALREADY_EXISTS: [&str; 5] = ["42P07", "42701", "42710", "42P06", "42723"];
+
+/// A migration with its SQL read from disk (see [`Migration::source`]); dereferences to the
+/// migration, so `m.version` and `m.sql` read alike below.
+struct Loaded<'a> {
+    migration: &'a Migration,
+    sql: String,
+    down_sql: Option<String>,
+}
+
+impl<'a> Loaded<'a> {
+    fn read(migration: &'a Migration) -> Result<Loaded<'a>> {
+        let source = migration.source()?;
+        Ok(Loaded {
+            migration,
+            sql: source.sql,
+            down_sql: source.down_sql,
+        })
+    }
+}
+
+impl Deref for Loaded<'_> {
+    type Target = Migration;
+
+    fn deref(&self) -> &Migration {
+        self.migration
+    }
+}
 
 /// How migrations are run.
 #[derive(Debug, Clone)]
@@ -47,6 +75,7 @@ pub fn apply(
     s: &Settings,
     durable: bool,
 ) -> Result<Outcome> {
+    let m = &Loaded::read(m)?;
     if m.no_transaction {
         return apply_without_transaction(client, table, m, s);
     }
@@ -132,7 +161,7 @@ fn set_timeouts(
 fn apply_without_transaction(
     client: &mut Client,
     table: &Table,
-    m: &Migration,
+    m: &Loaded<'_>,
     s: &Settings,
 ) -> Result<Outcome> {
     let started = Instant::now();
@@ -178,7 +207,7 @@ fn apply_without_transaction(
 fn recover(
     client: &mut Client,
     table: &Table,
-    m: &Migration,
+    m: &Loaded<'_>,
     s: &Settings,
     durable: bool,
     started: Instant,
@@ -239,7 +268,7 @@ fn recover(
 fn record(
     client: &mut impl GenericClient,
     table: &Table,
-    m: &Migration,
+    m: &Loaded<'_>,
     elapsed: Duration,
     skipped: &[String],
 ) -> Result<Outcome> {
@@ -284,7 +313,7 @@ fn recovery_note(skipped: &[String]) -> Option<String> {
     }
 }
 
-fn split(m: &Migration) -> Result<Vec<Statement<'_>>> {
+fn split<'a>(m: &'a Loaded<'_>) -> Result<Vec<Statement<'a>>> {
     sql_split::split(&m.sql).map_err(|e| {
         Error::set(
             SetProblem::file(&m.path, e.message.clone())
@@ -305,7 +334,7 @@ fn err_position(err: &postgres::Error) -> Option<&ErrorPosition> {
 /// When the server gave no position, finds the failing statement by replaying the migration
 /// statement by statement in a transaction that is always rolled back. Only on the failure
 /// path, and only for migrations of more than one statement.
-fn locate<'m>(client: &mut Client, m: &'m Migration, s: &Settings) -> Option<Statement<'m>> {
+fn locate<'m>(client: &mut Client, m: &'m Loaded<'_>, s: &Settings) -> Option<Statement<'m>> {
     let mut statements = sql_split::split(&m.sql).ok()?;
     if statements.len() <= 1 {
         return statements.pop();
@@ -330,7 +359,7 @@ fn locate<'m>(client: &mut Client, m: &'m Migration, s: &Settings) -> Option<Sta
 /// Builds the failure report. `statement`: the statement that failed, when known (its text is
 /// what the server's position refers to).
 fn describe(
-    m: &Migration,
+    m: &Loaded<'_>,
     err: &postgres::Error,
     statement: Option<&Statement<'_>>,
 ) -> StatementFailure {
@@ -412,6 +441,11 @@ fn plpgsql_line(st: &Statement<'_>, context: Option<&str>) -> Option<usize> {
 /// and a transactional migration must not manage transactions itself nor contain statements
 /// PostgreSQL refuses inside a transaction block.
 pub fn lint(m: &Migration) -> Vec<SetProblem> {
+    let m = match Loaded::read(m) {
+        Ok(loaded) => loaded,
+        Err(Error::MigrationSet(problems)) => return problems,
+        Err(e) => return vec![SetProblem::file(&m.path, e.to_string())],
+    };
     let statements = match sql_split::split(&m.sql) {
         Ok(s) => s,
         Err(e) => {

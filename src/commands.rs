@@ -667,6 +667,7 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
             .transaction()
             .map_err(|e| Error::db("starting the stamp transaction", &e))?;
         for m in &chosen {
+            let source = m.source()?;
             tracking::insert(
                 &mut tx,
                 &table,
@@ -674,7 +675,7 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
                     version: &m.version,
                     execution_time_ms: 0,
                     checksum: &m.checksum,
-                    rollback_sql: m.down_sql.as_deref(),
+                    rollback_sql: source.down_sql.as_deref(),
                     stamped: true,
                     note: Some("stamped by `migration-sentry stamp`: recorded without running"),
                 },

@@ -5,7 +5,7 @@
 //! separate prepare. [`Traced::traced`] is that call plus a trace line.
 
 use postgres::types::{ToSql, Type};
-use postgres::{GenericClient, Row};
+use postgres::{GenericClient, Row, RowIter};
 
 /// `query_typed` with a trace line (`-vv`) naming the SQL and its parameters.
 pub trait Traced {
@@ -15,6 +15,13 @@ pub trait Traced {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, postgres::Error>;
+
+    /// The same, streaming: rows are decoded one at a time instead of all held at once.
+    fn traced_rows(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<RowIter<'_>, postgres::Error>;
 }
 
 impl<C: GenericClient> Traced for C {
@@ -23,18 +30,31 @@ impl<C: GenericClient> Traced for C {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, postgres::Error> {
-        if log::log_enabled!(log::Level::Trace) {
-            let values: Vec<String> = params
-                .iter()
-                .map(|(v, _)| short(&format!("{v:?}")))
-                .collect();
-            log::trace!(
-                "round trip: {} with [{}]",
-                sql.split_whitespace().collect::<Vec<_>>().join(" "),
-                values.join(", ")
-            );
-        }
+        trace(sql, params);
         self.query_typed(sql, params)
+    }
+
+    fn traced_rows(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<RowIter<'_>, postgres::Error> {
+        trace(sql, params);
+        self.query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
+    }
+}
+
+fn trace(sql: &str, params: &[(&(dyn ToSql + Sync), Type)]) {
+    if log::log_enabled!(log::Level::Trace) {
+        let values: Vec<String> = params
+            .iter()
+            .map(|(v, _)| short(&format!("{v:?}")))
+            .collect();
+        log::trace!(
+            "round trip: {} with [{}]",
+            sql.split_whitespace().collect::<Vec<_>>().join(" "),
+            values.join(", ")
+        );
     }
 }
 

@@ -38,14 +38,44 @@ pub struct Migration {
     pub name: String,
     /// The file's path (the migrations folder joined with the file name).
     pub path: PathBuf,
-    /// The file's content after stripping a UTF-8 BOM and turning CRLF into LF.
-    pub sql: String,
     /// SHA-256, lowercase hex, of the normalised content (SPEC §5).
     pub checksum: String,
-    /// The normalised content of `<version>.down.sql`, if that file exists.
-    pub down_sql: Option<String>,
+    /// `<version>.down.sql`, if that file exists.
+    pub down_path: Option<PathBuf>,
     /// `-- sentry:no-transaction` appears among the leading comment lines.
     pub no_transaction: bool,
+}
+
+/// A migration's SQL, read when it is needed: discovery keeps only what planning uses (the
+/// checksum, the directive), so that ten thousand applied migrations do not all sit in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The file's content after stripping a UTF-8 BOM and turning CRLF into LF.
+    pub sql: String,
+    /// The normalised content of `<version>.down.sql`, if that file exists.
+    pub down_sql: Option<String>,
+}
+
+impl Migration {
+    /// Reads the migration's SQL (and its rollback) again, and checks that the file is still
+    /// the one whose checksum was planned with.
+    pub fn source(&self) -> Result<Source> {
+        let sql = read_normalized(&self.path).map_err(Error::set)?;
+        if checksum(sql.as_bytes()) != self.checksum {
+            return Err(Error::set(
+                SetProblem::file(
+                    &self.path,
+                    "the file changed while migration-sentry was running",
+                )
+                .with_hint("run again once the checkout is stable"),
+            ));
+        }
+        let down_sql = match &self.down_path {
+            Some(p) => Some(read_normalized(p).map_err(Error::set)?),
+            None => None,
+        };
+        Ok(Source { sql, down_sql })
+    }
 }
 
 /// Reads the migrations folder: every `<digits>_<name>.sql` file, sorted by number.
@@ -61,8 +91,8 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
 
     let mut problems = Vec::new();
     let mut migrations = Vec::new();
-    // stem -> (path, normalised content); pairing by hash keeps discovery O(n log n).
-    let mut downs: HashMap<String, (PathBuf, Option<String>)> = HashMap::new();
+    // stem -> path of a readable rollback; pairing by hash keeps discovery O(n log n).
+    let mut downs: HashMap<String, Option<PathBuf>> = HashMap::new();
     // Migrations already reported (bad name, unreadable): their rollback is not an orphan too.
     let mut failed_stems: HashSet<String> = HashSet::new();
 
@@ -100,14 +130,18 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
                 .with_hint(NAMING_HINT),
             ),
             FileKind::Down(stem) => {
-                let content = match read_normalized(&path) {
-                    Ok(sql) => Some(sql),
+                // Checked now (readable, UTF-8), read again when its migration is applied.
+                let readable = match read_normalized(&path) {
+                    Ok(_) => true,
                     Err(p) => {
                         problems.push(p);
-                        None
+                        false
                     }
                 };
-                downs.insert(stem.to_owned(), (path, content));
+                downs.insert(stem.to_owned(), Some(path).filter(|_| readable));
+                if !readable {
+                    failed_stems.insert(stem.to_owned());
+                }
             }
             FileKind::Up(stem) => {
                 let (number, prefix_width, mig_name) = match parse_stem(stem) {
@@ -140,8 +174,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
                     name: mig_name.to_owned(),
                     checksum: checksum(sql.as_bytes()),
                     path,
-                    sql,
-                    down_sql: None,
+                    down_path: None,
                     no_transaction,
                 });
             }
@@ -149,14 +182,14 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
     }
 
     for m in &mut migrations {
-        if let Some((_, content)) = downs.remove(&m.version) {
-            m.down_sql = content;
+        if let Some(path) = downs.remove(&m.version) {
+            m.down_path = path;
         }
     }
-    for (stem, (path, _)) in downs {
-        if failed_stems.contains(&stem) {
+    for (stem, path) in downs {
+        let Some(path) = path.filter(|_| !failed_stems.contains(&stem)) else {
             continue;
-        }
+        };
         problems.push(
             SetProblem::file(
                 &path,
@@ -535,7 +568,7 @@ mod tests {
         write(dir.path(), "0002_windows.sql", windows);
         let ms = discover(dir.path()).unwrap();
         assert_eq!(ms[0].checksum, ms[1].checksum);
-        assert_eq!(ms[1].sql.as_bytes(), lf);
+        assert_eq!(ms[1].source().unwrap().sql.as_bytes(), lf);
     }
 
     #[test]
@@ -561,9 +594,9 @@ mod tests {
         assert_eq!(m.prefix_width, 4);
         assert_eq!(m.name, "add-users_Email");
         assert_eq!(m.path, dir.path().join("0002_add-users_Email.sql"));
-        assert_eq!(m.sql, "SELECT 2;");
+        assert_eq!(m.source().unwrap().sql, "SELECT 2;");
         assert_eq!(m.checksum, checksum(b"SELECT 2;"));
-        assert_eq!(m.down_sql, None);
+        assert_eq!(m.down_path, None);
         assert!(!m.no_transaction);
         assert_eq!(ms[3].number, 20240101120000);
     }
@@ -636,8 +669,11 @@ mod tests {
         write(dir.path(), "0002_b.sql", b"SELECT 1;");
         let ms = discover(dir.path()).unwrap();
         assert_eq!(ms.len(), 2);
-        assert_eq!(ms[0].down_sql.as_deref(), Some("DROP TABLE a;\n"));
-        assert_eq!(ms[1].down_sql, None);
+        assert_eq!(
+            ms[0].source().unwrap().down_sql.as_deref(),
+            Some("DROP TABLE a;\n")
+        );
+        assert_eq!(ms[1].down_path, None);
     }
 
     #[test]
@@ -736,6 +772,28 @@ mod tests {
         write(dir.path(), "0002_b.sql", b"\xff");
         write(dir.path(), "0003_c.down.sql", b"");
         assert_eq!(problems_of(dir.path()).len(), 4);
+    }
+
+    #[test]
+    fn source_is_read_again_and_must_still_match_the_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "0001_a.sql",
+            b"\xEF\xBB\xBFCREATE TABLE a ();\r\n",
+        );
+        write(dir.path(), "0001_a.down.sql", b"DROP TABLE a;");
+        let ms = discover(dir.path()).unwrap();
+        let src = ms[0].source().unwrap();
+        assert_eq!(src.sql, "CREATE TABLE a ();\n");
+        assert_eq!(src.down_sql.as_deref(), Some("DROP TABLE a;"));
+        write(dir.path(), "0001_a.sql", b"CREATE TABLE b ();");
+        let err = ms[0].source().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("changed while migration-sentry was running"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -251,9 +251,8 @@ mod tests {
             prefix_width: width,
             name: version[width + 1..].into(),
             path: PathBuf::from(format!("sql/migrations/{version}.sql")),
-            sql: sql.into(),
             checksum: checksum(sql.as_bytes()),
-            down_sql: None,
+            down_path: None,
             no_transaction: false,
         }
     }

@@ -6,6 +6,7 @@
 //! nothing else. All values are bound as parameters.
 
 use postgres::GenericClient;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use sha2::{Digest, Sha256};
 
@@ -195,20 +196,22 @@ pub fn load(client: &mut impl GenericClient, table: &Table) -> Result<Vec<Applie
          FROM {}",
         table.sql
     );
-    let rows = client
-        .traced(&sql, &[])
-        .map_err(|e| Error::db("reading the tracking table", &e))?;
-    Ok(rows
-        .iter()
-        .map(|r| AppliedRow {
+    let context = |e: postgres::Error| Error::db("reading the tracking table", &e);
+    // Streamed: with thousands of applied migrations, holding every decoded row next to its
+    // AppliedRow would double the peak memory of a no-op run.
+    let mut rows = client.traced_rows(&sql, &[]).map_err(context)?;
+    let mut applied = Vec::new();
+    while let Some(r) = rows.next().map_err(context)? {
+        applied.push(AppliedRow {
             version: r.get(0),
             applied_at: r.get(1),
             execution_time_ms: r.get(2),
             checksum: r.get(3),
             stamped: r.get(4),
             note: r.get(5),
-        })
-        .collect())
+        });
+    }
+    Ok(applied)
 }
 
 /// A row to insert.
