@@ -6,19 +6,15 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{Outcome, TestDb, cluster, run, sentry};
+use common::{Outcome, TestDb, cluster, copy_example_sql, repo_root, run, sentry};
 
 const VERSIONS: [&str; 3] = [
     "0001_initial_schema",
     "0002_add_visitor_session",
     "0003_conversion_owners",
 ];
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn migration(file: &str) -> String {
     fs::read_to_string(repo_root().join("sql/migrations").join(file)).unwrap()
@@ -252,24 +248,14 @@ fn hand_made_constraints_under_the_migrations_names_are_absorbed_by_the_do_block
 fn a_non_idempotent_copy_of_the_example_app_converges_through_stamp_recovery() {
     let db = cluster().create_db();
     let dir = tempfile::tempdir().unwrap();
-    let migrations = dir.path().join("sql/migrations");
-    fs::create_dir_all(&migrations).unwrap();
-    fs::copy(
-        repo_root().join("sql/required_schema.txt"),
-        dir.path().join("sql/required_schema.txt"),
-    )
-    .unwrap();
-    for entry in fs::read_dir(repo_root().join("sql/migrations")).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        let mut text = fs::read_to_string(entry.path()).unwrap();
+    let migrations = copy_example_sql(dir.path(), |name, text| {
         if name == "0002_add_visitor_session.sql" {
-            text = text
-                .replace("ADD COLUMN IF NOT EXISTS", "ADD COLUMN")
-                .replace("CREATE INDEX IF NOT EXISTS", "CREATE INDEX");
+            text.replace("ADD COLUMN IF NOT EXISTS", "ADD COLUMN")
+                .replace("CREATE INDEX IF NOT EXISTS", "CREATE INDEX")
+        } else {
+            text
         }
-        fs::write(migrations.join(&name), text).unwrap();
-    }
+    });
     let line = fs::read_to_string(migrations.join("0002_add_visitor_session.sql"))
         .unwrap()
         .lines()

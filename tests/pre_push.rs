@@ -7,16 +7,12 @@ mod common;
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Outcome, cluster, run, sentry};
+use common::{Outcome, cluster, copy_example_sql, repo_root, run, sentry};
 
 const SENTRY_BIN: &str = env!("CARGO_BIN_EXE_migration-sentry");
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// `program` with an environment free of anything that would leak in from the caller: the
 /// sentry's and libpq's variables, and git's own (GIT_DIR etc. when tests run inside a hook).
@@ -60,17 +56,7 @@ fn git(dir: &Path, args: &[&str]) -> Outcome {
 fn repo_with_example_sql() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     git(dir.path(), &["init", "-q"]);
-    let migrations = dir.path().join("sql/migrations");
-    fs::create_dir_all(&migrations).unwrap();
-    fs::copy(
-        repo_root().join("sql/required_schema.txt"),
-        dir.path().join("sql/required_schema.txt"),
-    )
-    .unwrap();
-    for entry in fs::read_dir(repo_root().join("sql/migrations")).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), migrations.join(entry.file_name())).unwrap();
-    }
+    copy_example_sql(dir.path(), |_, text| text);
     dir
 }
 

@@ -6,18 +6,13 @@
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
 
 use clap::Parser;
 use migration_sentry::cli::Cli;
 use migration_sentry::config::Command;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use common::{run, sentry};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{repo_root, run, sentry};
 
 fn blueprint() -> Yaml {
     let text = fs::read_to_string(repo_root().join("render.yaml")).unwrap();

@@ -810,3 +810,27 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The repository root (where Cargo.toml, `sql/` and `scripts/` are).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies the example application's `sql/` (migrations and required schema) into `dest/sql/`,
+/// passing each migration's text through `edit(file name, text)`. Returns the migrations folder.
+pub fn copy_example_sql(dest: &Path, edit: impl Fn(&str, String) -> String) -> PathBuf {
+    let migrations = dest.join("sql/migrations");
+    fs::create_dir_all(&migrations).unwrap();
+    fs::copy(
+        repo_root().join("sql/required_schema.txt"),
+        dest.join("sql/required_schema.txt"),
+    )
+    .unwrap();
+    for entry in fs::read_dir(repo_root().join("sql/migrations")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let text = fs::read_to_string(entry.path()).unwrap();
+        fs::write(migrations.join(&name), edit(&name, text)).unwrap();
+    }
+    migrations
+}
