@@ -19,7 +19,7 @@ use postgres::{Client, NoTls, SimpleQueryMessage};
 use postgres_native_tls::MakeTlsConnector;
 
 use crate::conninfo::{ConnInfo, SslMode};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_kind};
 use crate::redact;
 
 /// The first delay between `--wait` attempts; doubled each time up to [`MAX_BACKOFF`].
@@ -440,18 +440,6 @@ fn chain_text(err: &postgres::Error) -> String {
         source = s.source();
     }
     text
-}
-
-/// The kind of the first I/O error in the source chain, if any.
-fn io_kind(err: &postgres::Error) -> Option<ErrorKind> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        source = s.source();
-    }
-    None
 }
 
 /// Reads the server facts in one round trip, then checks in a second transaction that the

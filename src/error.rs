@@ -286,21 +286,22 @@ impl Error {
 /// the session with a FATAL error (shutdown or restart: 57P01/57P02, `pg_terminate_backend`).
 pub fn connection_lost(err: &postgres::Error) -> bool {
     err.is_closed()
-        || is_io(err)
+        || io_kind(err).is_some()
         || err
             .as_db_error()
             .is_some_and(|db| matches!(db.severity(), "FATAL" | "PANIC"))
 }
 
-fn is_io(err: &postgres::Error) -> bool {
+/// The kind of the first I/O error in the driver error's source chain, if any.
+pub fn io_kind(err: &postgres::Error) -> Option<std::io::ErrorKind> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(s) = source {
-        if s.is::<std::io::Error>() {
-            return true;
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
         }
         source = s.source();
     }
-    false
+    None
 }
 
 impl fmt::Display for Error {
