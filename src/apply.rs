@@ -99,12 +99,7 @@ pub fn apply(
         Err(err) => {
             // Dropping the transaction would roll back too; say it explicitly.
             let _ = tx.rollback();
-            if crate::error::connection_lost(&err) {
-                return Err(Error::db(format!("applying {}", m.version), &err));
-            }
-            let Some(db) = err.as_db_error() else {
-                return Err(Error::db(format!("applying {}", m.version), &err));
-            };
+            let db = statement_error(&err, m, "applying")?;
             if s.stamp_recovery && ALREADY_EXISTS.contains(&db.code().code()) {
                 warn!(
                     "{}: SQLSTATE {} {} — its objects exist already (created outside the \
@@ -172,17 +167,14 @@ fn apply_without_transaction(
     for st in &statements {
         debug!("SQL of {} line {}:\n{}", m.version, st.line, st.sql);
         if let Err(err) = client.batch_execute(st.sql) {
-            if crate::error::connection_lost(&err) {
-                return Err(Error::db(format!("applying {}", m.version), &err));
-            }
-            let code = err.as_db_error().map(|d| d.code().code().to_string());
+            let code = statement_error(&err, m, "applying")?.code().code();
             match code {
-                Some(c) if s.stamp_recovery && ALREADY_EXISTS.contains(&c.as_str()) => {
+                c if s.stamp_recovery && ALREADY_EXISTS.contains(&c) => {
                     let entry = skip_entry(m, st, &err);
                     warn!("stamp recovery skipped {entry}");
                     skipped.push(entry);
                 }
-                Some(_) => {
+                _ => {
                     let mut f = describe(m, &err, Some(st));
                     f.recovery = Some(
                         "this is a no-transaction migration: the statements before this one \
@@ -192,7 +184,6 @@ fn apply_without_transaction(
                     );
                     return Err(Error::MigrationFailed(Box::new(f)));
                 }
-                None => return Err(Error::db(format!("applying {}", m.version), &err)),
             }
         }
     }
@@ -226,36 +217,29 @@ fn recover(
             Ok(()) => tx
                 .batch_execute("RELEASE SAVEPOINT sentry_statement")
                 .map_err(|e| Error::db("releasing a savepoint", &e))?,
-            Err(err) if crate::error::connection_lost(&err) => {
-                return Err(Error::db(format!("recovering {}", m.version), &err));
-            }
-            Err(err) => {
-                let code = err.as_db_error().map(|d| d.code().code().to_string());
-                match code {
-                    Some(c) if ALREADY_EXISTS.contains(&c.as_str()) => {
-                        tx.batch_execute(
+            Err(err) => match statement_error(&err, m, "recovering")?.code().code() {
+                c if ALREADY_EXISTS.contains(&c) => {
+                    tx.batch_execute(
                             "ROLLBACK TO SAVEPOINT sentry_statement; RELEASE SAVEPOINT sentry_statement",
                         )
                         .map_err(|e| Error::db("rolling back to a savepoint", &e))?;
-                        let entry = skip_entry(m, st, &err);
-                        warn!("stamp recovery skipped {entry}");
-                        skipped.push(entry);
-                    }
-                    Some(_) => {
-                        let _ = tx.rollback();
-                        let mut f = describe(m, &err, Some(st));
-                        f.recovery = Some(format!(
-                            "attempted: the migration's objects partly exist, but this statement \
+                    let entry = skip_entry(m, st, &err);
+                    warn!("stamp recovery skipped {entry}");
+                    skipped.push(entry);
+                }
+                _ => {
+                    let _ = tx.rollback();
+                    let mut f = describe(m, &err, Some(st));
+                    f.recovery = Some(format!(
+                        "attempted: the migration's objects partly exist, but this statement \
                              failed with an error that is not 'already exists', so the whole \
                              migration was rolled back ({} statement(s) had been skipped as \
                              already existing)",
-                            skipped.len()
-                        ));
-                        return Err(Error::MigrationFailed(Box::new(f)));
-                    }
-                    None => return Err(Error::db(format!("recovering {}", m.version), &err)),
+                        skipped.len()
+                    ));
+                    return Err(Error::MigrationFailed(Box::new(f)));
                 }
-            }
+            },
         }
     }
     let outcome = record(&mut tx, table, m, started.elapsed(), &skipped)?;
@@ -291,6 +275,20 @@ fn record(
         stamped: note.is_some(),
         note,
     })
+}
+
+/// The server's error for a failed migration statement. A lost connection (including a FATAL
+/// shutdown) or a client-side failure is not the migration's fault: it becomes exit 4 or 1
+/// through [`Error::db`], never a "migration failed" report.
+fn statement_error<'e>(
+    err: &'e postgres::Error,
+    m: &Migration,
+    doing: &str,
+) -> Result<&'e postgres::error::DbError> {
+    match err.as_db_error() {
+        Some(db) if !crate::error::connection_lost(err) => Ok(db),
+        _ => Err(Error::db(format!("{doing} {}", m.version), err)),
+    }
 }
 
 fn skip_entry(m: &Migration, st: &Statement<'_>, err: &postgres::Error) -> String {
