@@ -277,20 +277,11 @@ fn parse_keyword_value(text: &str, problems: &mut Vec<String>) -> Option<ConnInf
             return None;
         }
     };
-    let mut fields = Fields::default();
-    for (k, v) in pairs {
-        match k.as_str() {
-            "user" => fields.user = Some(v),
-            "password" => {
-                redact::register_secret(&v, None);
-                fields.password = Some(v)
-            }
-            "host" | "hostaddr" => fields.host = Some(v),
-            "port" => fields.port = Some(v),
-            "dbname" => fields.dbname = Some(v),
-            _ => fields.params.push((k, v)),
-        }
-    }
+    // Every pair is a parameter; `finish` maps them as it does a URL's query string.
+    let fields = Fields {
+        params: pairs,
+        ..Fields::default()
+    };
     finish(fields, text, problems)
 }
 
