@@ -35,7 +35,7 @@ pub fn execute(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
     output::starting();
     match cmd {
         Command::CheckEnv => {
-            let info = check_env(cfg)?;
+            let (info, _) = check_env(cfg)?;
             emit(
                 out,
                 cfg.format,
@@ -89,8 +89,9 @@ fn emit(out: &mut dyn Write, format: Format, text: &str, obj: Value) -> Result<(
     .map_err(write_error)
 }
 
-/// `check-env`: the URL and the required variables, every problem at once, no network.
-pub fn check_env(cfg: &Config) -> Result<ConnInfo> {
+/// `check-env`: the URL, the tracking-table name and the required variables, every problem at
+/// once, no network. Returns the parsed URL and the validated table name.
+pub fn check_env(cfg: &Config) -> Result<(ConnInfo, Table)> {
     let mut problems = Vec::new();
     let info = match cfg.database_url.as_deref() {
         None => {
@@ -110,20 +111,25 @@ pub fn check_env(cfg: &Config) -> Result<ConnInfo> {
         },
     };
     problems.extend(conninfo::check_required_env(&cfg.require_env));
-    if let Err(Error::Env(p)) = Table::parse(&cfg.table) {
-        problems.extend(p);
-    }
+    let table = match Table::parse(&cfg.table) {
+        Ok(t) => Some(t),
+        Err(Error::Env(p)) => {
+            problems.extend(p);
+            None
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(Err(Error::Env(p))) = info.as_ref().map(connect::root_certificate) {
         problems.extend(p);
     }
-    match info {
-        Some(info) if problems.is_empty() => {
+    match (info, table) {
+        (Some(info), Some(table)) if problems.is_empty() => {
             let mut names = vec!["DATABASE_URL".to_string()];
             names.extend(cfg.require_env.iter().cloned());
             info!("env OK: {}", names.join(", "));
             info!("DB (redacted): {}", info.redacted);
             redact::set_target(&info.redacted);
-            Ok(info)
+            Ok((info, table))
         }
         _ => Err(Error::Env(problems)),
     }
@@ -134,11 +140,13 @@ struct Session {
     info: ConnInfo,
     client: Client,
     facts: Facts,
+    /// The tracking table, validated by check-env.
+    table: Table,
 }
 
 /// check-env, connect (with `--wait`), read the server facts, refuse a transaction pooler.
 fn open(cfg: &Config) -> Result<Session> {
-    let info = check_env(cfg)?;
+    let (info, table) = check_env(cfg)?;
     let mut client = connect::connect(&info, cfg.connect_timeout, cfg.wait)?;
     let facts = connect::facts(&mut client)?;
     info!("DB OK: {}", facts.summary());
@@ -146,6 +154,7 @@ fn open(cfg: &Config) -> Result<Session> {
         info,
         client,
         facts,
+        table,
     })
 }
 
@@ -324,9 +333,8 @@ fn gate(cmd: &Command, cfg: &Config, report: &mut RunReport) -> Result<()> {
         Vec::new()
     };
     let mut s = open(cfg)?;
-    let table = Table::parse(&cfg.table)?;
     let files = migrations::discover(&cfg.migrations_dir)?;
-    let recovered = upgrade(&mut s, cfg, &table, &files, report)?;
+    let recovered = upgrade(&mut s, cfg, &files, report)?;
     if verify_after {
         let results = verify(&mut s.client, &reqs, recovered)?;
         report.checks = checks_json(&results);
@@ -340,12 +348,11 @@ fn gate(cmd: &Command, cfg: &Config, report: &mut RunReport) -> Result<()> {
 fn with_lock<T>(
     s: &mut Session,
     cfg: &Config,
-    table: &Table,
-    body: impl FnOnce(&mut Client) -> Result<T>,
+    body: impl FnOnce(&mut Client, &Table) -> Result<T>,
 ) -> Result<T> {
-    let key = cfg.lock_key.unwrap_or_else(|| table.lock_key());
+    let key = cfg.lock_key.unwrap_or_else(|| s.table.lock_key());
     lock::acquire(&mut s.client, key, cfg.wait_for_lock)?;
-    let result = body(&mut s.client);
+    let result = body(&mut s.client, &s.table);
     let released = lock::release(&mut s.client, key);
     match (result, released) {
         (Ok(v), Ok(())) => Ok(v),
@@ -412,15 +419,14 @@ fn checked_plan<'a>(
 fn upgrade(
     s: &mut Session,
     cfg: &Config,
-    table: &Table,
     files: &[Migration],
     report: &mut RunReport,
 ) -> Result<bool> {
     if cfg.dry_run {
         output::marker("upgrade (verbose)");
         info!("dry run: no lock taken, nothing will be changed");
-        let applied = load_applied(&mut s.client, table, true)?;
-        let plan = checked_plan(&applied, files, cfg, table)?;
+        let applied = load_applied(&mut s.client, &s.table, true)?;
+        let plan = checked_plan(&applied, files, cfg, &s.table)?;
         for m in &plan.pending {
             info!(
                 "would apply {} ({}{})",
@@ -441,7 +447,7 @@ fn upgrade(
         statement_timeout: cfg.statement_timeout,
         stamp_recovery: cfg.stamp_recovery,
     };
-    with_lock(s, cfg, table, |client| {
+    with_lock(s, cfg, |client, table| {
         output::marker("upgrade (verbose)");
         let applied = load_applied(client, table, false)?;
         let plan = checked_plan(&applied, files, cfg, table)?;
@@ -473,12 +479,14 @@ fn upgrade(
 fn status(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     let reqs = requirements(cfg)?;
     let mut s = open(cfg)?;
-    let table = Table::parse(&cfg.table)?;
     let files = migrations::discover(&cfg.migrations_dir)?;
-    let applied = load_applied(&mut s.client, &table, true)?;
+    let applied = load_applied(&mut s.client, &s.table, true)?;
     let plan = plan::plan(&applied, &files);
-    let problems =
-        plan.integrity_problems(cfg.allow_out_of_order, cfg.stamp_recovery, &table.qualified);
+    let problems = plan.integrity_problems(
+        cfg.allow_out_of_order,
+        cfg.stamp_recovery,
+        &s.table.qualified,
+    );
     // The checks are part of the status result (stdout), not logged line by line.
     let results = schema::verify(&mut s.client, &reqs)?;
     match cfg.format {
@@ -486,7 +494,7 @@ fn status(cfg: &Config, out: &mut dyn Write) -> Result<()> {
             let obj = status_json(&s.facts, &plan, &problems, &results);
             writeln!(out, "{obj}").map_err(write_error)?;
         }
-        Format::Text => write_status_table(out, &s.facts, &table, cfg, &plan, &results)?,
+        Format::Text => write_status_table(out, &s.facts, &s.table, cfg, &plan, &results)?,
     }
     if !problems.is_empty() {
         return Err(Error::MigrationSet(problems));
@@ -627,7 +635,6 @@ fn short(checksum: &str) -> &str {
 /// `stamp`: record pending migrations up to `to` as applied, without running them.
 fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let mut s = open(cfg)?;
-    let table = Table::parse(&cfg.table)?;
     let files = migrations::discover(&cfg.migrations_dir)?;
     let target = match to {
         None => None,
@@ -647,10 +654,10 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
                 .number,
         ),
     };
-    let body = |client: &mut Client, dry_run: bool| -> Result<Vec<String>> {
-        let applied = load_applied(client, &table, dry_run)?;
+    let body = |client: &mut Client, table: &Table, dry_run: bool| -> Result<Vec<String>> {
+        let applied = load_applied(client, table, dry_run)?;
         let plan = plan::plan(&applied, &files);
-        check_integrity(&plan, cfg, &table)?;
+        check_integrity(&plan, cfg, table)?;
         let chosen: Vec<&Migration> = plan
             .pending
             .iter()
@@ -670,7 +677,7 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
             let source = m.source()?;
             tracking::insert(
                 &mut tx,
-                &table,
+                table,
                 &tracking::NewRow {
                     version: &m.version,
                     execution_time_ms: 0,
@@ -687,9 +694,9 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
         Ok(chosen.iter().map(|m| m.version.clone()).collect())
     };
     let stamped = if cfg.dry_run {
-        body(&mut s.client, true)?
+        body(&mut s.client, &s.table, true)?
     } else {
-        with_lock(&mut s, cfg, &table, |c| body(c, false))?
+        with_lock(&mut s, cfg, |c, t| body(c, t, false))?
     };
     let verb = if cfg.dry_run {
         "would stamp"
@@ -707,10 +714,9 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
 /// `repair`: store the files' current checksums for drifted applied migrations.
 fn repair(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     let mut s = open(cfg)?;
-    let table = Table::parse(&cfg.table)?;
     let files = migrations::discover(&cfg.migrations_dir)?;
-    let repaired = with_lock(&mut s, cfg, &table, |client| {
-        let applied = load_applied(client, &table, false)?;
+    let repaired = with_lock(&mut s, cfg, |client, table| {
+        let applied = load_applied(client, table, false)?;
         let plan = plan::plan(&applied, &files);
         let mut tx = client
             .transaction()
@@ -723,7 +729,7 @@ fn repair(cfg: &Config, out: &mut dyn Write) -> Result<()> {
             );
             tracking::set_checksum(
                 &mut tx,
-                &table,
+                table,
                 &d.migration.version,
                 &d.migration.checksum,
                 &note,
