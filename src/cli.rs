@@ -216,10 +216,22 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+impl GlobalArgs {
+    /// -1 with `-q`, 0 by default, 1 with `-v`, 2 with `-vv` (or more).
+    pub fn verbosity(&self) -> i8 {
+        if self.quiet {
+            -1
+        } else {
+            self.verbose.min(2) as i8
+        }
+    }
+}
+
 impl Cli {
     /// Turns the parsed arguments into the core's command and configuration.
     pub fn into_config(self) -> Result<(Command, Config), Error> {
         let g = self.global;
+        let verbosity = g.verbosity();
         let command = match self.command.unwrap_or(Sub::Run) {
             Sub::Run => Command::Run,
             Sub::CheckEnv => Command::CheckEnv,
@@ -269,7 +281,7 @@ impl Cli {
                 FormatArg::Text => Format::Text,
                 FormatArg::Json => Format::Json,
             },
-            verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
+            verbosity,
             dry_run: g.dry_run,
         };
         Ok((command, config))

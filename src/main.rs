@@ -23,10 +23,7 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(run) {
         Ok(code) => code,
         Err(_) => {
-            eprintln!(
-                "=== MIGRATION SENTRY: FAILED (exit 1: {}) ===",
-                ExitKind::Internal.meaning()
-            );
+            eprintln!("{}", output::failed_line(ExitKind::Internal));
             ExitCode::from(ExitKind::Internal.code())
         }
     }
@@ -42,19 +39,12 @@ fn run() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprint!("{text}");
-            eprintln!(
-                "=== MIGRATION SENTRY: FAILED (exit 2: {}) ===",
-                ExitKind::Usage.meaning()
-            );
+            eprintln!("{}", output::failed_line(ExitKind::Usage));
             return ExitCode::from(ExitKind::Usage.code());
         }
     };
-    let verbosity = if cli.global.quiet {
-        -1
-    } else {
-        cli.global.verbose.min(2) as i8
-    };
-    output::init_logger(verbosity);
+    // The logger comes first, so that a configuration error is reported through it.
+    output::init_logger(cli.global.verbosity());
     let (command, config) = match cli.into_config() {
         Ok(parsed) => parsed,
         Err(e) => {

@@ -102,13 +102,19 @@ pub fn starting() {
     log::info!("=== MIGRATION SENTRY {VERSION}: starting ===");
 }
 
-/// The last line of a failing command: always printed, even with `-q`.
-pub fn failed(kind: ExitKind) {
-    log::error!(
+/// The last line of a failing command, e.g. `=== MIGRATION SENTRY: FAILED (exit 7: migration
+/// failed) ===`. `main` prints it directly when the logger is not up yet (usage errors, panics).
+pub fn failed_line(kind: ExitKind) -> String {
+    format!(
         "=== MIGRATION SENTRY: FAILED (exit {}: {}) ===",
         kind.code(),
         kind.meaning()
-    );
+    )
+}
+
+/// Logs [`failed_line`]: always printed, even with `-q`.
+pub fn failed(kind: ExitKind) {
+    log::error!("{}", failed_line(kind));
 }
 
 /// A writer that scrubs every line before it reaches the inner writer (stdout).
