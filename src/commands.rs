@@ -403,6 +403,10 @@ fn checked_plan<'a>(
 ) -> Result<Plan<'a>> {
     let plan = plan::plan(applied, files);
     check_integrity(&plan, cfg, table)?;
+    // Every pending migration is linted before the first is applied, so a broken file late in
+    // the batch stops the run before any change. Each file is read here and read again when it
+    // is applied (from the page cache, checksum verified): holding the SQL of the whole batch
+    // in between would make memory grow with the number of pending migrations.
     let problems: Vec<SetProblem> = plan.pending.iter().flat_map(|m| apply::lint(m)).collect();
     if !problems.is_empty() {
         return Err(Error::MigrationSet(problems));
