@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Outcome, cluster, copy_example_sql, repo_root, run, sentry};
+use common::{Outcome, TestDb, cluster, copy_example_sql, repo_root, run, sentry};
 
 const SENTRY_BIN: &str = env!("CARGO_BIN_EXE_migration-sentry");
 
@@ -50,6 +50,18 @@ fn git(dir: &Path, args: &[&str]) -> Outcome {
         .stdin(Stdio::null()));
     out.assert_code(0);
     out
+}
+
+/// [`repo_with_example_sql`] and a database the sentry has migrated to its head.
+fn migrated_repo() -> (tempfile::TempDir, TestDb<'static>) {
+    let repo = repo_with_example_sql();
+    let db = cluster().create_db();
+    run(sentry()
+        .current_dir(repo.path())
+        .env("DATABASE_URL", db.url())
+        .arg("run"))
+    .assert_code(0);
+    (repo, db)
 }
 
 /// A git work tree holding a copy of the example app's `sql/` folder.
@@ -173,13 +185,7 @@ fn pending_migrations_on_the_database_are_allowed() {
 
 #[test]
 fn drift_on_the_database_blocks_the_push() {
-    let repo = repo_with_example_sql();
-    let db = cluster().create_db();
-    run(sentry()
-        .current_dir(repo.path())
-        .env("DATABASE_URL", db.url())
-        .arg("run"))
-    .assert_code(0);
+    let (repo, db) = migrated_repo();
     // At head: allowed.
     pre_push(repo.path(), Some(&db.url())).assert_code(0);
 
@@ -204,13 +210,7 @@ fn drift_on_the_database_blocks_the_push() {
 
 #[test]
 fn a_missing_required_column_with_nothing_pending_blocks_the_push() {
-    let repo = repo_with_example_sql();
-    let db = cluster().create_db();
-    run(sentry()
-        .current_dir(repo.path())
-        .env("DATABASE_URL", db.url())
-        .arg("run"))
-    .assert_code(0);
+    let (repo, db) = migrated_repo();
     db.execute("ALTER TABLE conversions DROP COLUMN proposal_id");
     let out = pre_push(repo.path(), Some(&db.url()));
     assert_blocked(&out, "`migration-sentry status` failed with exit 8");
