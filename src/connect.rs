@@ -41,6 +41,7 @@ pub struct Facts {
 }
 
 /// How a connection is made: plaintext, or TLS through native-tls.
+#[derive(Clone)]
 pub enum Tls {
     Plain,
     Native(MakeTlsConnector),
@@ -122,12 +123,14 @@ struct Failure {
 
 /// Connects, retrying transient failures with backoff for at most `wait`.
 pub fn connect(info: &ConnInfo, connect_timeout: Duration, wait: Duration) -> Result<Client> {
+    // Built once for every attempt; a bad sslrootcert is an environment error (exit 3).
+    let tls = tls_connector(info)?;
     let started = Instant::now();
     let deadline = started + wait;
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1u32;
     loop {
-        match connect_once(info, connect_timeout) {
+        match connect_once(info, tls.clone(), connect_timeout) {
             Ok(client) => {
                 if attempt > 1 {
                     info!(
@@ -173,12 +176,11 @@ pub fn connect(info: &ConnInfo, connect_timeout: Duration, wait: Duration) -> Re
 /// One attempt. The driver's own timeout covers only the TCP connect; the attempt runs on a
 /// thread so that a server that accepts but never answers (TLS or startup hang) is also
 /// bounded by `connect_timeout`.
-fn connect_once(info: &ConnInfo, timeout: Duration) -> std::result::Result<Client, Failure> {
-    let (tls, mode) = tls_connector(info).map_err(|e| Failure {
-        reason: e.to_string(),
-        hint: "fix sslrootcert".into(),
-        transient: false,
-    })?;
+fn connect_once(
+    info: &ConnInfo,
+    (tls, mode): (Tls, PgSslMode),
+    timeout: Duration,
+) -> std::result::Result<Client, Failure> {
     let mut config = postgres::Config::new();
     config
         .user(&info.user)
