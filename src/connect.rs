@@ -90,7 +90,8 @@ pub fn tls_connector(info: &ConnInfo) -> Result<(Tls, PgSslMode)> {
     let pg_mode = match mode {
         // `allow` (plain first, TLS if refused) has no driver equivalent; prefer is the
         // closest and never less secure.
-        SslMode::Allow | SslMode::Prefer | SslMode::Disable => {
+        SslMode::Disable => unreachable!("returned Tls::Plain above"),
+        SslMode::Allow | SslMode::Prefer => {
             builder.danger_accept_invalid_certs(true);
             builder.danger_accept_invalid_hostnames(true);
             PgSslMode::Prefer
