@@ -3,6 +3,7 @@
 //! message, detail, hint, the offending line), and stamp recovery (SPEC §7).
 
 use std::ops::Deref;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
@@ -11,7 +12,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient};
 
 use crate::db::Traced;
-use crate::error::{Error, Result, SetProblem, StatementFailure};
+use crate::error::{Aftermath, Error, Result, SetProblem, StatementFailure};
 use crate::migrations::Migration;
 use crate::sql_split::{self, Statement};
 use crate::tracking::{self, NewRow, Table};
@@ -21,14 +22,14 @@ pub const ALREADY_EXISTS: [&str; 5] = ["42P07", "42701", "42710", "42P06", "4272
 
 /// A migration with its SQL read from disk (see [`Migration::source`]); dereferences to the
 /// migration, so `m.version` and `m.sql` read alike below.
-struct Loaded<'a> {
+pub(crate) struct Loaded<'a> {
     migration: &'a Migration,
-    sql: String,
+    pub(crate) sql: String,
     down_sql: Option<String>,
 }
 
 impl<'a> Loaded<'a> {
-    fn read(migration: &'a Migration) -> Result<Loaded<'a>> {
+    pub(crate) fn read(migration: &'a Migration) -> Result<Loaded<'a>> {
         let source = migration.source()?;
         Ok(Loaded {
             migration,
@@ -36,6 +37,27 @@ impl<'a> Loaded<'a> {
             down_sql: source.down_sql,
         })
     }
+}
+
+impl Loaded<'_> {
+    pub(crate) fn script(&self) -> Script<'_> {
+        Script {
+            version: &self.version,
+            origin: &self.path,
+            sql: &self.sql,
+        }
+    }
+}
+
+/// SQL about to be sent, with what a failure report needs to point into it: a migration
+/// file's text, or a rollback stored in the tracking table (`rollback.rs`), whose `origin`
+/// is then a name such as `0003_x.down.sql (stored)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Script<'a> {
+    pub version: &'a str,
+    /// Where the SQL comes from, as reports name it (`file:line:column`).
+    pub origin: &'a Path,
+    pub sql: &'a str,
 }
 
 impl Deref for Loaded<'_> {
@@ -52,6 +74,11 @@ pub struct Settings {
     pub lock_timeout: Duration,
     pub statement_timeout: Duration,
     pub stamp_recovery: bool,
+    /// The advisory lock key: each transactional migration also takes it with
+    /// `pg_advisory_xact_lock` (SPEC §5.4).
+    pub lock_key: i64,
+    /// Retries of a transactional migration that hits `lock_timeout` (55P03).
+    pub lock_retries: u32,
 }
 
 /// What happened to one migration.
@@ -79,13 +106,142 @@ pub fn apply(
     if m.no_transaction {
         return apply_without_transaction(client, table, m, s);
     }
+    with_lock_retries(client, s, &m.version, |client| {
+        apply_in_transaction(client, table, m, s, durable)
+    })
+}
+
+/// SQLSTATE `lock_not_available`: `lock_timeout` expired.
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Runs `attempt` (one whole transaction) and, when it fails because `lock_timeout` expired
+/// (55P03) — it was rolled back, so nothing of it stayed — runs it again up to
+/// `s.lock_retries` times with jittered exponential backoff, as strong_migrations and pgroll
+/// do: a migration should wait behind a long transaction in short bursts, never queue the
+/// application's traffic behind it for long. Each retry is logged with the sessions that
+/// probably blocked it. Also used by `rollback`.
+pub fn with_lock_retries<T>(
+    client: &mut Client,
+    s: &Settings,
+    what: &str,
+    mut attempt: impl FnMut(&mut Client) -> Result<T>,
+) -> Result<T> {
+    let mut retry = 0;
+    loop {
+        let started = Instant::now();
+        match attempt(client) {
+            Err(Error::MigrationFailed(f))
+                if f.sqlstate == LOCK_NOT_AVAILABLE && retry < s.lock_retries =>
+            {
+                retry += 1;
+                let pause = crate::interrupt::backoff(retry);
+                let blockers = blockers(client, started);
+                warn!(
+                    "{what}: lock_timeout ({} ms) expired{}; rolled back, nothing of it \
+                     stayed. Retry {retry} of {} in {:.1} s. Blocked by {}",
+                    s.lock_timeout.as_millis(),
+                    f.line
+                        .map(|l| format!(" at {}:{l}", f.file.display()))
+                        .unwrap_or_default(),
+                    s.lock_retries,
+                    pause.as_secs_f64(),
+                    blockers
+                );
+                crate::interrupt::sleep(pause, &format!("waiting to retry {what}"))?;
+            }
+            Err(Error::MigrationFailed(mut f)) if f.sqlstate == LOCK_NOT_AVAILABLE => {
+                let blockers = blockers(client, started);
+                f.hint = Some(format!(
+                    "lock_timeout ({} ms) expired on each of {} attempt(s) (--lock-retries {}); \
+                     blocked by {blockers}. Deploy again when that transaction is \
+                     done, or end it with SELECT pg_terminate_backend(pid)",
+                    s.lock_timeout.as_millis(),
+                    retry + 1,
+                    s.lock_retries
+                ));
+                return Err(Error::MigrationFailed(f));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The sessions that probably blocked a migration whose `lock_timeout` expired. The sampler
+/// of `interrupt` sees the real `pg_blocking_pids()` of our backend while it waits, when the
+/// wait lasted long enough for a probe; otherwise (the wait is over by now) these are the other
+/// sessions of this database that hold relation locks, in a transaction older than the attempt
+/// when that is visible, oldest first. State and query show only for the sentry's own role
+/// (or with pg_read_all_stats).
+fn blockers(client: &mut Client, attempt_started: Instant) -> String {
+    if let Some(seen) = crate::interrupt::blockers() {
+        return seen;
+    }
+    // The heuristic: say so.
+    let since_ms = attempt_started.elapsed().as_millis() as i64;
+    let rows = client.traced(
+        "SELECT l.pid, coalesce(a.state, 'state not visible to this role'), \
+                coalesce(extract(epoch FROM now() - a.xact_start)::int8, -1), \
+                coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120), '') \
+         FROM (SELECT DISTINCT pid FROM pg_locks \
+               WHERE locktype = 'relation' AND granted AND pid IS NOT NULL \
+                 AND pid <> pg_backend_pid() \
+                 AND database = (SELECT oid FROM pg_database \
+                                 WHERE datname = current_database())) l \
+         LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE a.xact_start IS NULL \
+            OR a.xact_start < now() - make_interval(secs => $1::float8 / 1000) \
+         ORDER BY a.xact_start NULLS LAST LIMIT 3",
+        &[(&since_ms as &(dyn ToSql + Sync), Type::INT8)],
+    );
+    match rows {
+        Ok(rows) if !rows.is_empty() => rows
+            .iter()
+            .map(|r| {
+                let who =
+                    crate::interrupt::describe_blocker(r.get(0), r.get(1), r.get(2), r.get(3));
+                format!("(probably) {who}")
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "a session this role cannot see (look at pg_locks and pg_stat_activity)".into(),
+    }
+}
+
+/// One attempt at a transactional migration: its SQL and its tracking row in one transaction.
+fn apply_in_transaction(
+    client: &mut Client,
+    table: &Table,
+    m: &Loaded<'_>,
+    s: &Settings,
+    durable: bool,
+) -> Result<Outcome> {
     let started = Instant::now();
     let mut tx = client
         .transaction()
         .map_err(|e| Error::db(format!("starting the transaction of {}", m.version), &e))?;
     set_timeouts(&mut tx, s, Some(durable))?;
+    if recorded_meanwhile(&mut tx, table, m, s)? {
+        let _ = tx.rollback();
+        warn!(
+            "{} was recorded by another session after this run read the tracking table: not \
+             applied again",
+            m.version
+        );
+        return Ok(Outcome {
+            version: m.version.clone(),
+            elapsed: started.elapsed(),
+            stamped: false,
+            note: Some("applied by another session meanwhile".into()),
+        });
+    }
     debug!("SQL of {} ({}):\n{}", m.version, m.path.display(), m.sql);
-    let outcome = tx.batch_execute(&m.sql);
+    let outcome = {
+        let _long = crate::interrupt::long_under_lock_timeout(
+            &format!("applying {}", m.version),
+            s.lock_timeout,
+        )?;
+        tx.batch_execute(&m.sql)
+    };
     match outcome {
         Ok(()) => {
             // The tracking row is written in the migration's own transaction: both commit or
@@ -99,7 +255,7 @@ pub fn apply(
         Err(err) => {
             // Dropping the transaction would roll back too; say it explicitly.
             let _ = tx.rollback();
-            let db = statement_error(&err, m, "applying")?;
+            let db = statement_error(&err, &m.version, "applying")?;
             if s.stamp_recovery && ALREADY_EXISTS.contains(&db.code().code()) {
                 warn!(
                     "{}: SQLSTATE {} {} — its objects exist already (created outside the \
@@ -107,27 +263,86 @@ pub fn apply(
                      skipping only 'already exists' errors",
                     m.version,
                     db.code().code(),
-                    db.message()
+                    crate::output::external(db.message())
                 );
                 return recover(client, table, m, s, durable, started);
             }
-            let located = if err_position(&err).is_none() {
-                locate(client, m, s)
-            } else {
-                None
-            };
-            Err(Error::MigrationFailed(Box::new(describe(
-                m,
-                &err,
-                located.as_ref(),
-            ))))
+            Err(failure(client, &m.script(), s, &err))
         }
     }
 }
 
+/// SPEC §5.4: takes `pg_advisory_xact_lock(key)` in the migration's own transaction, then
+/// checks that its version is still not recorded. Whatever sits between the sentry and the
+/// server (a pooler that defeats the session lock, a second sentry with another lock key
+/// setting), no migration is ever applied twice. In the normal case the session already holds
+/// the key and this costs one round trip; the check runs after the lock, in its own
+/// statement, so it sees every commit made before the lock was granted.
+fn recorded_meanwhile(
+    tx: &mut postgres::Transaction<'_>,
+    table: &Table,
+    m: &Loaded<'_>,
+    s: &Settings,
+) -> Result<bool> {
+    tx.traced(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[(&s.lock_key as &(dyn ToSql + Sync), Type::INT8)],
+    )
+    .map_err(|e| match e.as_db_error() {
+        // We hold the key at session level, so only a client whose own session lock was
+        // defeated (behind a transaction pooler) can hold it now, mid-migration.
+        Some(db) if db.code().code() == LOCK_NOT_AVAILABLE && !crate::interrupt::stopping() => {
+            Error::LockTimeout {
+                key: s.lock_key,
+                waited: s.lock_timeout,
+                holder: Some(
+                    "another session, in a transaction, although this sentry holds the lock at \
+                     session level: a client behind a transaction pooler?"
+                        .into(),
+                ),
+            }
+        }
+        _ => Error::db(format!("taking the advisory lock for {}", m.version), &e),
+    })?;
+    let rows = tx
+        .traced(
+            &format!("SELECT 1 FROM {} WHERE version = $1", table.sql),
+            &[(&m.version as &(dyn ToSql + Sync), Type::VARCHAR)],
+        )
+        .map_err(|e| {
+            Error::db(
+                format!("re-checking that {} is not recorded", m.version),
+                &e,
+            )
+        })?;
+    Ok(!rows.is_empty())
+}
+
+/// The report of a statement of `script` that failed in a transaction that has been rolled
+/// back: when the server gave no position, the failing statement is found first ([`locate`]).
+/// A lost connection is not the SQL's fault and becomes exit 4 instead (see
+/// [`statement_error`]).
+pub(crate) fn failure(
+    client: &mut Client,
+    script: &Script<'_>,
+    s: &Settings,
+    err: &postgres::Error,
+) -> Error {
+    if let Err(e) = statement_error(err, script.version, "running") {
+        return e;
+    }
+    let located = if err_position(err).is_none() {
+        locate(client, script, s)
+    } else {
+        None
+    };
+    Error::MigrationFailed(Box::new(describe(script, err, located.as_ref())))
+}
+
 /// Sets `lock_timeout` and `statement_timeout` (and `synchronous_commit` when given) for the
 /// current transaction only (`set_config(…, true)` is `SET LOCAL`), values bound as parameters.
-fn set_timeouts(
+/// With `durable` `None` they are set for the session (no transaction to scope them to).
+pub(crate) fn set_timeouts(
     client: &mut impl GenericClient,
     s: &Settings,
     durable: Option<bool>,
@@ -152,7 +367,9 @@ fn set_timeouts(
 }
 
 /// A `-- sentry:no-transaction` migration: one statement at a time in autocommit (for
-/// `CREATE INDEX CONCURRENTLY`), recorded after its last statement succeeds.
+/// `CREATE INDEX CONCURRENTLY`), recorded after its last statement succeeds. A file may manage
+/// its own transactions (`BEGIN; …; COMMIT;`, as golang-migrate files do): what such a block
+/// did is only counted as applied once its `COMMIT` succeeded.
 fn apply_without_transaction(
     client: &mut Client,
     table: &Table,
@@ -161,36 +378,177 @@ fn apply_without_transaction(
 ) -> Result<Outcome> {
     let started = Instant::now();
     let statements = split(m)?;
-    // No transaction to scope SET LOCAL to: set for the session, reset afterwards.
+    // No transaction to scope SET LOCAL to: set for the session, and put back afterwards
+    // exactly what was there (not the server default: the run may have set its own).
+    let saved = current_timeouts(client)?;
     set_timeouts(client, s, None)?;
     let mut skipped = Vec::new();
+    // Statements that committed (stayed applied), and those run inside the file's own open
+    // transaction block, which only count once it commits.
+    let mut kept: Vec<String> = Vec::new();
+    let mut in_block: Option<Vec<String>> = None;
     for st in &statements {
-        debug!("SQL of {} line {}:\n{}", m.version, st.line, st.sql);
-        if let Err(err) = client.batch_execute(st.sql) {
-            let code = statement_error(&err, m, "applying")?.code().code();
-            match code {
-                c if s.stamp_recovery && ALREADY_EXISTS.contains(&c) => {
-                    let entry = skip_entry(m, st, &err);
-                    warn!("stamp recovery skipped {entry}");
-                    skipped.push(entry);
+        let entry = format!("line {}: {}", st.line, st.sql);
+        // Nothing of the migration is committed yet (and no block of its own is open): a lock
+        // timeout here is retried like a transactional migration's; past that point, never.
+        let result = if kept.is_empty() && in_block.is_none() {
+            with_lock_retries(client, s, &m.version, |client| {
+                match run_statement(client, m, st)? {
+                    Err(err) if is_lock_timeout(&err) => {
+                        let mut f = describe(&m.script(), &err, Some(st));
+                        f.aftermath = Aftermath::Kept(Vec::new());
+                        Err(Error::MigrationFailed(Box::new(f)))
+                    }
+                    other => Ok(other),
                 }
-                _ => {
-                    let mut f = describe(m, &err, Some(st));
-                    f.recovery = Some(
-                        "this is a no-transaction migration: the statements before this one \
-                         stay applied; make them idempotent (IF NOT EXISTS) so that the next \
-                         run can replay them"
-                            .into(),
-                    );
-                    return Err(Error::MigrationFailed(Box::new(f)));
+            })?
+        } else {
+            run_statement(client, m, st)?
+        };
+        let err = match result {
+            Ok(()) => {
+                match block_effect(st.sql) {
+                    BlockEffect::Begin => in_block = Some(Vec::new()),
+                    BlockEffect::Commit => kept.extend(in_block.take().unwrap_or_default()),
+                    BlockEffect::Rollback => in_block = None,
+                    BlockEffect::None => match &mut in_block {
+                        Some(block) => block.push(entry),
+                        None => kept.push(entry),
+                    },
                 }
+                continue;
             }
+            Err(err) => err,
+        };
+        let code = match statement_error(&err, &m.version, "applying") {
+            Ok(db) => db.code().code(),
+            // "Every migration is atomic" is not true of this one: say what stayed.
+            Err(Error::Unreachable { target, reason, .. }) => {
+                return Err(Error::Unreachable {
+                    target,
+                    reason,
+                    hint: lost_mid_file_hint(&kept, st.line),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        // Inside the file's own transaction block the error aborted the block: nothing can be
+        // skipped there.
+        if s.stamp_recovery && ALREADY_EXISTS.contains(&code) && in_block.is_none() {
+            let entry = skip_entry(m, st, &err);
+            warn!("stamp recovery skipped {entry}");
+            skipped.push(entry);
+            continue;
         }
+        if in_block.is_some() {
+            // End the aborted block, so that the session can release the lock cleanly.
+            let _ = client.batch_execute("ROLLBACK");
+        }
+        let mut f = describe(&m.script(), &err, Some(st));
+        f.aftermath = Aftermath::Kept(kept);
+        return Err(Error::MigrationFailed(Box::new(f)));
     }
+    restore_timeouts(client, &saved)?;
+    // Its own small transaction: see `record`.
+    let mut tx = client
+        .transaction()
+        .map_err(|e| Error::db(format!("recording {}", m.version), &e))?;
+    let outcome = record(&mut tx, table, m, started.elapsed(), &skipped)?;
+    tx.commit()
+        .map_err(|e| Error::db(format!("committing the row of {}", m.version), &e))?;
+    Ok(outcome)
+}
+
+/// The hint of a connection lost in the middle of a no-transaction migration (SPEC §5.3).
+fn lost_mid_file_hint(kept: &[String], line: usize) -> String {
+    let stayed = if kept.is_empty() {
+        "none of its earlier statements had committed".to_string()
+    } else {
+        format!(
+            "these earlier statements had committed and stayed applied: {}",
+            kept.join("; ")
+        )
+    };
+    format!(
+        "this is a no-transaction migration, so it is not atomic: {stayed}; the statement at \
+         line {line} may or may not have completed. No tracking row was written: run the \
+         sentry again once the database is back — it replays the file, and stamp recovery skips \
+         what already exists"
+    )
+}
+
+/// One statement of a no-transaction migration, watched as a long statement.
+fn run_statement(
+    client: &mut Client,
+    m: &Loaded<'_>,
+    st: &Statement<'_>,
+) -> Result<std::result::Result<(), postgres::Error>> {
+    debug!("SQL of {} line {}:\n{}", m.version, st.line, st.sql);
+    let _long = crate::interrupt::long(&format!(
+        "applying {} (line {}, no transaction)",
+        m.version, st.line
+    ))?;
+    Ok(client.batch_execute(st.sql))
+}
+
+pub(crate) fn is_lock_timeout(err: &postgres::Error) -> bool {
+    err.as_db_error()
+        .is_some_and(|db| db.code().code() == LOCK_NOT_AVAILABLE)
+        && !crate::interrupt::stopping()
+}
+
+/// How a statement of a no-transaction migration changes the file's own transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockEffect {
+    Begin,
+    Commit,
+    Rollback,
+    None,
+}
+
+fn block_effect(sql: &str) -> BlockEffect {
+    let tokens = sql_split::tokens(sql);
+    let is = |i: usize, k: &str| tokens.get(i).is_some_and(|(_, t)| t.is(k));
+    if is(0, "begin") || (is(0, "start") && is(1, "transaction")) {
+        BlockEffect::Begin
+    } else if is(0, "commit") || is(0, "end") {
+        BlockEffect::Commit
+    } else if (is(0, "rollback") || is(0, "abort")) && !tokens.iter().any(|(_, t)| t.is("to")) {
+        BlockEffect::Rollback
+    } else {
+        BlockEffect::None
+    }
+}
+
+/// The session's `lock_timeout` and `statement_timeout`, to put back after a no-transaction
+/// migration.
+fn current_timeouts(client: &mut Client) -> Result<(String, String)> {
+    let rows = client
+        .traced(
+            "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')",
+            &[],
+        )
+        .map_err(|e| Error::db("reading lock_timeout and statement_timeout", &e))?;
+    let get = |i: usize| -> String {
+        rows.first()
+            .and_then(|r| r.try_get::<_, Option<String>>(i).ok().flatten())
+            .unwrap_or_else(|| "0".into())
+    };
+    Ok((get(0), get(1)))
+}
+
+fn restore_timeouts(client: &mut Client, saved: &(String, String)) -> Result<()> {
     client
-        .batch_execute("RESET lock_timeout; RESET statement_timeout")
-        .map_err(|e| Error::db("resetting timeouts", &e))?;
-    record(client, table, m, started.elapsed(), &skipped)
+        .traced(
+            "SELECT set_config('lock_timeout', $1, false), \
+             set_config('statement_timeout', $2, false)",
+            &[
+                (&saved.0 as &(dyn ToSql + Sync), Type::TEXT),
+                (&saved.1, Type::TEXT),
+            ],
+        )
+        .map_err(|e| Error::db("restoring lock_timeout and statement_timeout", &e))?;
+    Ok(())
 }
 
 /// Stamp recovery: replays the migration in one transaction, each statement under a
@@ -213,11 +571,19 @@ fn recover(
         tx.batch_execute("SAVEPOINT sentry_statement")
             .map_err(|e| Error::db("creating a savepoint", &e))?;
         debug!("SQL of {} line {}:\n{}", m.version, st.line, st.sql);
-        match tx.batch_execute(st.sql) {
+        let result = {
+            let _long =
+                crate::interrupt::long(&format!("recovering {} (line {})", m.version, st.line))?;
+            tx.batch_execute(st.sql)
+        };
+        match result {
             Ok(()) => tx
                 .batch_execute("RELEASE SAVEPOINT sentry_statement")
                 .map_err(|e| Error::db("releasing a savepoint", &e))?,
-            Err(err) => match statement_error(&err, m, "recovering")?.code().code() {
+            Err(err) => match statement_error(&err, &m.version, "recovering")?
+                .code()
+                .code()
+            {
                 c if ALREADY_EXISTS.contains(&c) => {
                     tx.batch_execute(
                             "ROLLBACK TO SAVEPOINT sentry_statement; RELEASE SAVEPOINT sentry_statement",
@@ -229,7 +595,7 @@ fn recover(
                 }
                 _ => {
                     let _ = tx.rollback();
-                    let mut f = describe(m, &err, Some(st));
+                    let mut f = describe(&m.script(), &err, Some(st));
                     f.recovery = Some(format!(
                         "attempted: the migration's objects partly exist, but this statement \
                              failed with an error that is not 'already exists', so the whole \
@@ -248,8 +614,9 @@ fn recover(
     Ok(outcome)
 }
 
-/// Inserts the migration's tracking row (stamped when recovery skipped statements).
-fn record(
+/// Inserts the migration's tracking row (stamped when recovery skipped statements), inside the
+/// caller's transaction.
+pub(crate) fn record(
     client: &mut impl GenericClient,
     table: &Table,
     m: &Loaded<'_>,
@@ -257,6 +624,12 @@ fn record(
     skipped: &[String],
 ) -> Result<Outcome> {
     let note = recovery_note(skipped);
+    // The row is written as the sentry's own role, even if the migration left a `SET ROLE`
+    // behind (which is warned about and undone after the commit). Callers are always inside
+    // a transaction, so that this lasts for the insert only.
+    client
+        .batch_execute("SET LOCAL role TO DEFAULT")
+        .map_err(|e| Error::db("resetting the role to write the tracking row", &e))?;
     tracking::insert(
         client,
         table,
@@ -280,21 +653,27 @@ fn record(
 /// The server's error for a failed migration statement. A lost connection (including a FATAL
 /// shutdown) or a client-side failure is not the migration's fault: it becomes exit 4 or 1
 /// through [`Error::db`], never a "migration failed" report.
-fn statement_error<'e>(
+pub(crate) fn statement_error<'e>(
     err: &'e postgres::Error,
-    m: &Migration,
+    version: &str,
     doing: &str,
 ) -> Result<&'e postgres::error::DbError> {
     match err.as_db_error() {
-        Some(db) if !crate::error::connection_lost(err) => Ok(db),
-        _ => Err(Error::db(format!("{doing} {}", m.version), err)),
+        // A statement cancelled by a signal or --timeout is not the migration's fault either.
+        Some(db) if !crate::error::connection_lost(err) && !crate::interrupt::stopping() => Ok(db),
+        _ => Err(Error::db(format!("{doing} {version}"), err)),
     }
 }
 
-fn skip_entry(m: &Migration, st: &Statement<'_>, err: &postgres::Error) -> String {
+pub(crate) fn skip_entry(m: &Migration, st: &Statement<'_>, err: &postgres::Error) -> String {
     let (code, msg) = err
         .as_db_error()
-        .map(|d| (d.code().code().to_string(), d.message().to_string()))
+        .map(|d| {
+            (
+                d.code().code().to_string(),
+                crate::output::external(d.message()),
+            )
+        })
         .unwrap_or_default();
     format!("{}:{} SQLSTATE {code} {msg}", m.path.display(), st.line)
 }
@@ -311,7 +690,7 @@ fn recovery_note(skipped: &[String]) -> Option<String> {
     }
 }
 
-fn split<'a>(m: &'a Loaded<'_>) -> Result<Vec<Statement<'a>>> {
+pub(crate) fn split<'a>(m: &'a Loaded<'_>) -> Result<Vec<Statement<'a>>> {
     sql_split::split(&m.sql).map_err(|e| {
         Error::set(
             SetProblem::file(&m.path, e.message.clone())
@@ -325,15 +704,15 @@ fn millis(d: Duration) -> i32 {
     d.as_millis().min(i32::MAX as u128) as i32
 }
 
-fn err_position(err: &postgres::Error) -> Option<&ErrorPosition> {
+pub(crate) fn err_position(err: &postgres::Error) -> Option<&ErrorPosition> {
     err.as_db_error().and_then(|d| d.position())
 }
 
 /// When the server gave no position, finds the failing statement by replaying the migration
 /// statement by statement in a transaction that is always rolled back. Only on the failure
 /// path, and only for migrations of more than one statement.
-fn locate<'m>(client: &mut Client, m: &'m Loaded<'_>, s: &Settings) -> Option<Statement<'m>> {
-    let mut statements = sql_split::split(&m.sql).ok()?;
+fn locate<'m>(client: &mut Client, m: &Script<'m>, s: &Settings) -> Option<Statement<'m>> {
+    let mut statements = sql_split::split(m.sql).ok()?;
     if statements.len() <= 1 {
         return statements.pop();
     }
@@ -344,6 +723,7 @@ fn locate<'m>(client: &mut Client, m: &'m Loaded<'_>, s: &Settings) -> Option<St
     let mut tx = client.transaction().ok()?;
     set_timeouts(&mut tx, s, Some(false)).ok()?;
     let mut found = None;
+    let _long = crate::interrupt::long(&format!("locating the failure in {}", m.version)).ok()?;
     for st in statements {
         if tx.batch_execute(st.sql).is_err() {
             found = Some(st);
@@ -356,29 +736,36 @@ fn locate<'m>(client: &mut Client, m: &'m Loaded<'_>, s: &Settings) -> Option<St
 
 /// Builds the failure report. `statement`: the statement that failed, when known (its text is
 /// what the server's position refers to).
-fn describe(
-    m: &Loaded<'_>,
+pub(crate) fn describe(
+    m: &Script<'_>,
     err: &postgres::Error,
     statement: Option<&Statement<'_>>,
 ) -> StatementFailure {
     let mut f = StatementFailure {
-        version: m.version.clone(),
-        file: m.path.clone(),
+        version: m.version.to_string(),
+        file: m.origin.to_path_buf(),
         ..Default::default()
     };
     let Some(db) = err.as_db_error() else {
         f.sqlstate = "?????".into();
-        f.message = crate::redact::scrub(&err.to_string());
+        f.message = crate::output::external(&err.to_string());
         return f;
     };
+    // The server's texts are external: scrubbed of the password and escaped onto one line
+    // (the context keeps its lines, each escaped, and is printed indented).
     f.sqlstate = db.code().code().to_string();
-    f.message = db.message().to_string();
-    f.detail = db.detail().map(str::to_string);
-    f.hint = db.hint().map(str::to_string);
-    f.context = db.where_().map(str::to_string);
+    f.message = crate::output::external(db.message());
+    f.detail = db.detail().map(crate::output::external);
+    f.hint = db.hint().map(crate::output::external);
+    f.context = db.where_().map(|c| {
+        c.lines()
+            .map(crate::output::external)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
     let (text, base) = match statement {
         Some(st) => (st.sql, st.offset),
-        None => (m.sql.as_str(), 0),
+        None => (m.sql, 0),
     };
     let byte = match db.position() {
         Some(ErrorPosition::Original(p)) => Some(base + char_to_byte(text, *p as usize)),
@@ -389,7 +776,7 @@ fn describe(
     };
     let (line, column) = match byte {
         Some(b) => {
-            let (l, c) = sql_split::line_col(&m.sql, b);
+            let (l, c) = sql_split::line_col(m.sql, b);
             (Some(l), Some(c))
         }
         None => match statement {
@@ -405,7 +792,7 @@ fn describe(
     f.column = column;
     f.sql_line = line
         .and_then(|l| m.sql.lines().nth(l - 1))
-        .map(str::to_string);
+        .map(|l| crate::output::esc(l).into_owned());
     f
 }
 
@@ -433,81 +820,4 @@ fn plpgsql_line(st: &Statement<'_>, context: Option<&str>) -> Option<usize> {
     let dollar = st.sql.find('$')?;
     let body_line = st.line + st.sql[..dollar].matches('\n').count();
     Some(body_line + n - 1)
-}
-
-/// Offline lint of one migration (used by `check` and before applying): the SQL must split,
-/// and a transactional migration must not manage transactions itself nor contain statements
-/// PostgreSQL refuses inside a transaction block.
-pub fn lint(m: &Migration) -> Vec<SetProblem> {
-    let m = match Loaded::read(m) {
-        Ok(loaded) => loaded,
-        Err(Error::MigrationSet(problems)) => return problems,
-        Err(e) => return vec![SetProblem::file(&m.path, e.to_string())],
-    };
-    let statements = match sql_split::split(&m.sql) {
-        Ok(s) => s,
-        Err(e) => {
-            return vec![
-                SetProblem::file(&m.path, format!("{} (column {})", e.message, e.column))
-                    .at_line(e.line),
-            ];
-        }
-    };
-    let mut problems = Vec::new();
-    if m.no_transaction {
-        return problems;
-    }
-    for st in &statements {
-        let words: Vec<String> = st
-            .sql
-            .split_whitespace()
-            .take(4)
-            .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
-            .collect();
-        let w: Vec<&str> = words.iter().map(String::as_str).collect();
-        let transaction_control = matches!(
-            w.as_slice(),
-            ["BEGIN", ..]
-                | ["COMMIT", ..]
-                | ["ROLLBACK", ..]
-                | ["END", ..]
-                | ["START", "TRANSACTION", ..]
-                | ["ABORT", ..]
-        ) && !matches!(w.as_slice(), ["BEGIN", "ATOMIC", ..]);
-        if transaction_control {
-            problems.push(
-                SetProblem::file(&m.path, format!("{} manages the transaction itself", w[0]))
-                    .at_line(st.line)
-                    .with_hint(
-                        "remove it: each migration already runs in its own transaction together \
-                         with its tracking row",
-                    ),
-            );
-            continue;
-        }
-        let needs_autocommit = matches!(
-            w.as_slice(),
-            ["CREATE", "INDEX", "CONCURRENTLY", ..]
-                | ["CREATE", "UNIQUE", "INDEX", "CONCURRENTLY"]
-                | ["DROP", "INDEX", "CONCURRENTLY", ..]
-                | ["VACUUM", ..]
-                | ["CREATE", "DATABASE", ..]
-                | ["DROP", "DATABASE", ..]
-                | ["ALTER", "SYSTEM", ..]
-        ) || (w.first() == Some(&"REINDEX")
-            && st.sql.to_ascii_uppercase().contains("CONCURRENTLY"));
-        if needs_autocommit {
-            problems.push(
-                SetProblem::file(
-                    &m.path,
-                    format!("{} cannot run inside a transaction block", w.join(" ")),
-                )
-                .at_line(st.line)
-                .with_hint(
-                    "put it in its own migration whose first line is `-- sentry:no-transaction`",
-                ),
-            );
-        }
-    }
-    problems
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Command, Config, Format, SchemaSource};
 use crate::error::{Error, ExitKind};
@@ -26,7 +27,8 @@ pub const DEFAULT_REQUIRED_SCHEMA: &str = "sql/required_schema.txt";
              pings DATABASE_URL, takes an advisory lock, applies pending migrations, recovers a \
              broken history, verifies the required schema, and exits non-zero so a bad deploy stops.",
     after_help = exit_code_help(),
-    after_long_help = exit_code_help()
+    after_long_help = exit_code_help(),
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,7 +38,417 @@ pub struct Cli {
 }
 
 fn exit_code_help() -> String {
-    ExitKind::help_table()
+    format!(
+        "Options before the command are shared by every command and ignored by those that do \
+         not use them; after the command, only the command's own options are accepted \
+         (`migration-sentry help <COMMAND>` lists them).\n\n{}",
+        ExitKind::help_table(&ExitKind::ALL)
+    )
+}
+
+/// Which options each command takes and which exit codes it can return: the one table to
+/// extend when an option or a command is added. Options are named by their long form without
+/// `--`; those in [`EVERY_COMMAND`] are left out. `<command> --help` shows exactly these
+/// options and exit codes, and an option given after a command that does not take it is a
+/// usage error (before the command, it is a shared setting, like its environment variable).
+pub const COMMANDS: &[CommandSpec] = {
+    use ExitKind::*;
+    &[
+        CommandSpec {
+            name: "run",
+            options: &[
+                "database-url",
+                "migrations-dir",
+                "required-schema",
+                "require",
+                "require-env",
+                "table",
+                "lock-key",
+                "wait-for-lock",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "lock-timeout",
+                "statement-timeout",
+                "lock-retries",
+                "no-stamp-recovery",
+                "allow-out-of-order",
+                "dry-run",
+                "lint-max-rows",
+                "strict",
+                "format",
+                "targets",
+                "parallel",
+            ],
+            exits: &[
+                Success,
+                Internal,
+                Usage,
+                Env,
+                Unreachable,
+                Lock,
+                MigrationSet,
+                MigrationFailed,
+                Schema,
+                Interrupted,
+            ],
+        },
+        CommandSpec {
+            name: "check-env",
+            options: &[
+                "database-url",
+                "require-env",
+                "table",
+                "format",
+                "targets",
+                "parallel",
+            ],
+            exits: &[Success, Internal, Usage, Env],
+        },
+        CommandSpec {
+            name: "ping",
+            options: &[
+                "database-url",
+                "require-env",
+                "table",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "format",
+                "targets",
+                "parallel",
+            ],
+            exits: &[Success, Internal, Usage, Env, Unreachable, Interrupted],
+        },
+        CommandSpec {
+            name: "upgrade",
+            options: &[
+                "database-url",
+                "migrations-dir",
+                "require-env",
+                "table",
+                "lock-key",
+                "wait-for-lock",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "lock-timeout",
+                "statement-timeout",
+                "lock-retries",
+                "no-stamp-recovery",
+                "allow-out-of-order",
+                "dry-run",
+                "lint-max-rows",
+                "strict",
+                "format",
+                "targets",
+                "parallel",
+            ],
+            exits: &[
+                Success,
+                Internal,
+                Usage,
+                Env,
+                Unreachable,
+                Lock,
+                MigrationSet,
+                MigrationFailed,
+                Interrupted,
+            ],
+        },
+        CommandSpec {
+            name: "verify",
+            options: &[
+                "database-url",
+                "required-schema",
+                "require",
+                "require-env",
+                "table",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "format",
+                "targets",
+                "parallel",
+            ],
+            exits: &[
+                Success,
+                Internal,
+                Usage,
+                Env,
+                Unreachable,
+                Schema,
+                Interrupted,
+            ],
+        },
+        CommandSpec {
+            name: "status",
+            options: &[
+                "database-url",
+                "migrations-dir",
+                "required-schema",
+                "require",
+                "require-env",
+                "table",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "no-stamp-recovery",
+                "allow-out-of-order",
+                "format",
+                "targets",
+                "parallel",
+            ],
+            exits: &[
+                Success,
+                Internal,
+                Usage,
+                Env,
+                Unreachable,
+                MigrationSet,
+                Schema,
+                Pending,
+                Interrupted,
+            ],
+        },
+        CommandSpec {
+            name: "stamp",
+            options: &[
+                "database-url",
+                "migrations-dir",
+                "require-env",
+                "table",
+                "lock-key",
+                "wait-for-lock",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "no-stamp-recovery",
+                "allow-out-of-order",
+                "dry-run",
+                "format",
+            ],
+            exits: &[
+                Success,
+                Internal,
+                Usage,
+                Env,
+                Unreachable,
+                Lock,
+                MigrationSet,
+                Interrupted,
+            ],
+        },
+        CommandSpec {
+            name: "repair",
+            options: &[
+                "database-url",
+                "migrations-dir",
+                "require-env",
+                "table",
+                "lock-key",
+                "wait-for-lock",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "format",
+            ],
+            exits: &[
+                Success,
+                Internal,
+                Usage,
+                Env,
+                Unreachable,
+                Lock,
+                MigrationSet,
+                Interrupted,
+            ],
+        },
+        CommandSpec {
+            name: "check",
+            options: &[
+                "migrations-dir",
+                "required-schema",
+                "require",
+                "lint-max-rows",
+                "strict",
+                "format",
+            ],
+            exits: &[Success, Internal, Usage, Env, MigrationSet],
+        },
+        CommandSpec {
+            name: "new",
+            options: &["migrations-dir", "format"],
+            exits: &[Success, Internal, Usage, Env, MigrationSet],
+        },
+        CommandSpec {
+            name: "rollback",
+            options: &[
+                "database-url",
+                "migrations-dir",
+                "require-env",
+                "table",
+                "lock-key",
+                "wait-for-lock",
+                "connect-timeout",
+                "wait",
+                "timeout",
+                "lock-timeout",
+                "statement-timeout",
+                "lock-retries",
+                "dry-run",
+                "format",
+            ],
+            exits: &[
+                Success,
+                Internal,
+                Usage,
+                Env,
+                Unreachable,
+                Lock,
+                MigrationSet,
+                MigrationFailed,
+                Interrupted,
+            ],
+        },
+        CommandSpec {
+            name: "help",
+            options: &[],
+            exits: &[Success, Usage],
+        },
+    ]
+};
+
+/// Options every command takes, before or after its name.
+pub const EVERY_COMMAND: &[&str] = &["verbose", "quiet", "help"];
+
+/// One row of [`COMMANDS`].
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// The command as typed.
+    pub name: &'static str,
+    /// The long names (without `--`) of the shared options it uses.
+    pub options: &'static [&'static str],
+    /// The exit codes it can return.
+    pub exits: &'static [ExitKind],
+}
+
+impl CommandSpec {
+    /// The row of `name`; every subcommand has one (a unit test checks it).
+    pub fn of(name: &str) -> Option<&'static CommandSpec> {
+        COMMANDS.iter().find(|c| c.name == name)
+    }
+
+    /// Whether the command takes the shared option `--long`.
+    pub fn takes(&self, long: &str) -> bool {
+        EVERY_COMMAND.contains(&long) || self.options.contains(&long)
+    }
+}
+
+/// The command line as the user sees it: each subcommand takes only its own options (from
+/// [`COMMANDS`]) and lists only its exit codes. It validates the arguments and renders help;
+/// the values are then read with [`Cli`], whose shared options are global (SPEC §2: before or
+/// after the command).
+pub fn command() -> clap::Command {
+    let cmd = Cli::command();
+    let shared: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.clone().global(false))
+        .collect();
+    cmd.mut_args(|a| a.global(false)).mut_subcommands(|sub| {
+        // A command without a row (a unit test makes that a failure) takes every option.
+        let spec = CommandSpec::of(sub.get_name());
+        let own = shared
+            .iter()
+            .filter(|a| {
+                a.get_long()
+                    .is_some_and(|l| spec.is_none_or(|s| s.takes(l)))
+            })
+            .cloned();
+        let exits = ExitKind::help_table(spec.map_or(&ExitKind::ALL[..], |s| s.exits));
+        sub.args(own)
+            .after_help(exits.clone())
+            .after_long_help(exits)
+    })
+}
+
+/// Parses the command line. [`command`] validates it first, so that `<command> --help` shows
+/// that command's options and exit codes and an option given after a command that does not
+/// use it is refused; then [`Cli`] reads the values, after the clap#1570 workaround
+/// ([`normalize_args`]). `help [COMMAND]` is answered exactly as `[COMMAND] --help`. Help and
+/// version come back as clap's display "errors".
+pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    let mut strict = command();
+    let checked = strict.try_get_matches_from_mut(args.clone());
+    if let Err(e) = checked {
+        return Err(explain_foreign_option(&strict, &args, e));
+    }
+    let matches = Cli::command().try_get_matches_from(normalize_args(args.clone()))?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    // On the command line (not through DATABASE_URL), the password is in the process list
+    // (SPEC §8): check-env warns.
+    let typed = |m: &clap::ArgMatches| {
+        m.value_source("database_url") == Some(clap::parser::ValueSource::CommandLine)
+    };
+    cli.global.database_url_on_command_line =
+        typed(&matches) || matches.subcommand().is_some_and(|(_, m)| typed(m));
+    if let Some(Sub::Help { command: topic }) = &cli.command {
+        let bin = args
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "migration-sentry".into());
+        let mut again = vec![bin];
+        again.extend(topic.iter().map(OsString::from));
+        again.push("--help".into());
+        return match command().try_get_matches_from(again) {
+            Err(e) => Err(e),
+            Ok(_) => Err(strict.error(ErrorKind::InvalidSubcommand, "no help for that command")),
+        };
+    }
+    Ok(cli)
+}
+
+/// clap's "unexpected argument" for a shared option given after a command that does not use
+/// it becomes a usage error naming the commands that do.
+fn explain_foreign_option(cmd: &clap::Command, args: &[OsString], e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return e;
+    }
+    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidArg) else {
+        return e;
+    };
+    let Some(long) = given.strip_prefix("--") else {
+        return e;
+    };
+    let long = long.split_once('=').map_or(long, |(n, _)| n);
+    let sub = args
+        .iter()
+        .skip(1)
+        .find_map(|a| cmd.find_subcommand(a.to_string_lossy().as_ref()));
+    let (Some(sub), Some(spec)) = (sub, sub.and_then(|s| CommandSpec::of(s.get_name()))) else {
+        return e;
+    };
+    let users: Vec<&str> = COMMANDS
+        .iter()
+        .filter(|c| c.takes(long))
+        .map(|c| c.name)
+        .collect();
+    if users.is_empty() {
+        return e;
+    }
+    let mut sub = sub
+        .clone()
+        .bin_name(format!("migration-sentry {}", spec.name));
+    sub.error(
+        ErrorKind::UnknownArgument,
+        format!(
+            "--{long} does not apply to `{}`; it is an option of: {}",
+            spec.name,
+            users.join(", ")
+        ),
+    )
 }
 
 /// The commands of SPEC §1; no command means `run`.
@@ -62,12 +474,32 @@ pub enum Sub {
     },
     /// After review: store the files' current checksums for applied migrations. Deletes nothing.
     Repair,
-    /// Offline: validate the migration folder and the required-schema file.
-    Check,
+    /// Offline: validate the migration folder and the required-schema file, and lint the SQL.
+    Check {
+        /// Lint only these migrations (comma-separated file names; empty: none). The pre-push
+        /// hook passes the files that are new relative to the upstream branch.
+        #[arg(long, value_name = "FILES", value_delimiter = ',')]
+        lint_only: Option<Vec<String>>,
+    },
     /// Create the next numbered, empty migration file and print its path.
     New {
-        /// The migration's name ([A-Za-z0-9_-]).
+        /// The migration's name; spaces and punctuation become '_' ("add visitor session" ->
+        /// add_visitor_session).
         name: String,
+    },
+    /// Undo every applied migration newer than VERSION, newest first, with the rollback SQL
+    /// stored at apply time (no migration files needed).
+    Rollback {
+        /// Keep VERSION and everything before it: a full version (0003_conversion_owners), its
+        /// number (3), or 0 to roll back every migration.
+        #[arg(long, value_name = "VERSION", required = true)]
+        to: String,
+    },
+    /// Print the help of migration-sentry or of one command (the same as COMMAND --help).
+    Help {
+        /// The command whose help to print.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
     },
 }
 
@@ -182,6 +614,24 @@ pub struct GlobalArgs {
           value_parser = parse_duration, global = true)]
     pub statement_timeout: Duration,
 
+    /// A deadline for the whole command (0 = none): when it passes, the running statement is
+    /// cancelled, the transaction rolled back, the lock released, exit 10.
+    #[arg(long, env = "SENTRY_TIMEOUT", hide_env_values = true, value_name = "DUR", default_value = "0",
+          value_parser = parse_duration, global = true)]
+    pub timeout: Duration,
+
+    /// Retries of a transactional migration that hits lock_timeout (SQLSTATE 55P03), with
+    /// jittered exponential backoff (about 1 s, 2 s, 4 s …, at most 30 s).
+    #[arg(
+        long,
+        env = "SENTRY_LOCK_RETRIES",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "3",
+        global = true
+    )]
+    pub lock_retries: u32,
+
     /// Make the first failure final: no stamp recovery, missing files are an error.
     #[arg(long, env = "SENTRY_NO_STAMP_RECOVERY", hide_env_values = true, action = ArgAction::SetTrue,
           value_parser = BoolishValueParser::new(), global = true)]
@@ -192,7 +642,25 @@ pub struct GlobalArgs {
           value_parser = BoolishValueParser::new(), global = true)]
     pub allow_out_of_order: bool,
 
-    /// Print exactly what would be done and change nothing (run, upgrade, stamp).
+    /// A blocking lint finding on an existing table with more estimated rows than N fails
+    /// `run` and `upgrade` (exit 6).
+    #[arg(
+        long,
+        env = "SENTRY_LINT_MAX_ROWS",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "100000",
+        global = true
+    )]
+    pub lint_max_rows: u64,
+
+    /// Lint findings are errors (exit 6): every one in `check`; in `run`, all but the
+    /// size-dependent ones (which depend on --lint-max-rows) and squawk syntax errors.
+    #[arg(long, env = "SENTRY_STRICT", hide_env_values = true, action = ArgAction::SetTrue,
+          value_parser = BoolishValueParser::new(), global = true)]
+    pub strict: bool,
+
+    /// Print exactly what would be done and change nothing (run, upgrade, stamp, rollback).
     #[arg(long, global = true)]
     pub dry_run: bool,
 
@@ -207,6 +675,27 @@ pub struct GlobalArgs {
     )]
     pub format: FormatArg,
 
+    /// Run the command on every database FILE names: one `NAME ENV_VAR` per line, `#` comments;
+    /// the first target alone (the canary), then the rest --parallel at a time.
+    #[arg(
+        long,
+        env = "SENTRY_TARGETS",
+        hide_env_values = true,
+        value_name = "FILE",
+        global = true
+    )]
+    pub targets: Option<PathBuf>,
+
+    /// With --targets: how many targets run at a time after the canary.
+    #[arg(long, env = "SENTRY_PARALLEL", hide_env_values = true, value_name = "K", default_value = "4",
+          value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
+    pub parallel: u16,
+
+    /// Set by a fleet for each of its members (never by hand): the variable holding this
+    /// member's URL.
+    #[arg(long, env = crate::fleet::MEMBER_ENV, hide = true, hide_env_values = true, global = true)]
+    pub fleet_member: Option<String>,
+
     /// More output: -v adds the SQL sent and server notices, -vv every round trip.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -214,6 +703,11 @@ pub struct GlobalArgs {
     /// Less output: only warnings, errors and the final line.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Whether `--database-url` was given on the command line (not through `DATABASE_URL`):
+    /// set by [`parse`].
+    #[arg(skip)]
+    pub database_url_on_command_line: bool,
 }
 
 impl GlobalArgs {
@@ -232,6 +726,7 @@ impl Cli {
     pub fn into_config(self) -> Result<(Command, Config), Error> {
         let g = self.global;
         let verbosity = g.verbosity();
+        let mut lint_only = None;
         let command = match self.command.unwrap_or(Sub::Run) {
             Sub::Run => Command::Run,
             Sub::CheckEnv => Command::CheckEnv,
@@ -241,17 +736,25 @@ impl Cli {
             Sub::Status => Command::Status,
             Sub::Stamp { to } => Command::Stamp { to },
             Sub::Repair => Command::Repair,
-            Sub::Check => Command::Check,
+            Sub::Check { lint_only: only } => {
+                lint_only = only.map(non_empty);
+                Command::Check
+            }
             Sub::New { name } => Command::New { name },
+            Sub::Rollback { to } => Command::Rollback { to },
+            // `parse` answers `help` itself.
+            Sub::Help { .. } => {
+                return Err(Error::Usage("help is answered while parsing".into()));
+            }
         };
         if g.dry_run
             && !matches!(
                 command,
-                Command::Run | Command::Upgrade | Command::Stamp { .. }
+                Command::Run | Command::Upgrade | Command::Stamp { .. } | Command::Rollback { .. }
             )
         {
             return Err(Error::Usage(format!(
-                "--dry-run applies to run, upgrade and stamp, not to {}",
+                "--dry-run applies to run, upgrade, stamp and rollback, not to {}",
                 command.name()
             )));
         }
@@ -264,6 +767,8 @@ impl Cli {
         };
         let config = Config {
             database_url: g.database_url,
+            database_url_on_command_line: g.database_url_on_command_line,
+            database_url_var: "DATABASE_URL".into(),
             migrations_dir: g.migrations_dir,
             required_schema,
             require: non_empty(g.require),
@@ -275,6 +780,8 @@ impl Cli {
             wait: g.wait,
             lock_timeout: g.lock_timeout,
             statement_timeout: g.statement_timeout,
+            timeout: g.timeout,
+            lock_retries: g.lock_retries,
             stamp_recovery: !g.no_stamp_recovery,
             allow_out_of_order: g.allow_out_of_order,
             format: match g.format {
@@ -283,7 +790,40 @@ impl Cli {
             },
             verbosity,
             dry_run: g.dry_run,
+            lint_max_rows: g.lint_max_rows,
+            strict: g.strict,
+            lint_only,
+            targets: g.targets.filter(|p| !p.as_os_str().is_empty()),
+            parallel: usize::from(g.parallel),
         };
+        let mut config = config;
+        if let Some(var) = g.fleet_member.filter(|v| !v.is_empty()) {
+            // A fleet member (SPEC §10): one target of the fleet that started this process,
+            // its URL in `var`, its JSON result read by the fleet.
+            config.database_url = std::env::var(&var).ok();
+            config.database_url_var = var;
+            config.targets = None;
+            config.format = Format::Json;
+            // What is left of the fleet's --timeout: every member stops at the fleet's deadline.
+            if let Some(ms) = std::env::var(crate::fleet::MEMBER_TIMEOUT_ENV)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                config.timeout = Duration::from_millis(ms.max(1));
+            }
+        } else if config.targets.is_some() && config.database_url_on_command_line {
+            return Err(Error::Usage(
+                "--targets takes every URL from the variables its file names: leave out \
+                 --database-url"
+                    .into(),
+            ));
+        }
+        if config.targets.is_some() && !crate::fleet::supports(&command) {
+            return Err(Error::Usage(format!(
+                "--targets applies to run, upgrade, status, verify, ping and check-env, not to {}",
+                command.name()
+            )));
+        }
         Ok((command, config))
     }
 }
@@ -383,11 +923,138 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    fn argv(args: &[&str]) -> Vec<OsString> {
+        std::iter::once("migration-sentry")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
     fn parse(args: &[&str]) -> Result<(Command, Config), String> {
-        let cli =
-            Cli::try_parse_from(std::iter::once("migration-sentry").chain(args.iter().copied()))
-                .map_err(|e| e.to_string())?;
+        let cli = super::parse(argv(args)).map_err(|e| e.to_string())?;
         cli.into_config().map_err(|e| e.to_string())
+    }
+
+    /// The text clap prints for `args` (help, or an error), and the kind.
+    fn rendered(args: &[&str]) -> (ErrorKind, String) {
+        match super::parse(argv(args)) {
+            Ok(cli) => panic!("{args:?} parsed: {cli:?}"),
+            Err(e) => (e.kind(), e.render().to_string()),
+        }
+    }
+
+    #[test]
+    fn every_command_has_a_row_and_every_row_names_real_options() {
+        let cmd = command();
+        let longs: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+        for spec in COMMANDS {
+            assert!(
+                cmd.find_subcommand(spec.name).is_some(),
+                "COMMANDS row {} is not a command",
+                spec.name
+            );
+            for o in spec.options {
+                assert!(longs.contains(o), "{}: no option --{o}", spec.name);
+            }
+            assert!(spec.exits.contains(&ExitKind::Success), "{}", spec.name);
+            assert!(spec.exits.contains(&ExitKind::Usage), "{}", spec.name);
+        }
+        for sub in cmd.get_subcommands() {
+            assert!(
+                CommandSpec::of(sub.get_name()).is_some(),
+                "{}",
+                sub.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn each_command_help_shows_its_own_options_and_exit_codes() {
+        let all: Vec<String> = command()
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|l| *l != "help" && *l != "version")
+            .map(String::from)
+            .collect();
+        for spec in COMMANDS {
+            let (kind, help) = rendered(&[spec.name, "--help"]);
+            assert_eq!(kind, ErrorKind::DisplayHelp);
+            for long in &all {
+                let shown = [" ", "\n", "..."]
+                    .iter()
+                    .any(|end| help.contains(&format!("--{long}{end}")));
+                assert_eq!(
+                    shown,
+                    spec.takes(long),
+                    "{} --help and --{long}:\n{help}",
+                    spec.name
+                );
+            }
+            let codes = help
+                .split("Exit codes:\n")
+                .nth(1)
+                .expect("exit codes listed");
+            let listed: Vec<&str> = codes.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(listed.len(), spec.exits.len(), "{}:\n{codes}", spec.name);
+            for k in spec.exits {
+                assert!(
+                    codes.contains(&format!("  {}  {}\n", k.code(), k.meaning())),
+                    "{}: exit {} missing",
+                    spec.name,
+                    k.code()
+                );
+            }
+        }
+        let (_, new) = rendered(&["new", "--help"]);
+        assert!(!new.contains("--database-url") && !new.contains("--wait-for-lock"));
+        let (_, status) = rendered(&["status", "--help"]);
+        assert!(status.contains("  9  migrations are pending"));
+    }
+
+    #[test]
+    fn help_command_agrees_with_the_help_flag() {
+        for spec in COMMANDS {
+            assert_eq!(
+                rendered(&["help", spec.name]),
+                rendered(&[spec.name, "--help"]),
+                "{}",
+                spec.name
+            );
+        }
+        assert_eq!(rendered(&["help"]), rendered(&["--help"]));
+        let (kind, text) = rendered(&["help", "--help"]);
+        assert_eq!(kind, ErrorKind::DisplayHelp);
+        assert!(
+            text.contains("Usage: migration-sentry help [OPTIONS] [COMMAND]"),
+            "{text}"
+        );
+        assert_eq!(
+            rendered(&["help", "frobnicate"]).0,
+            ErrorKind::InvalidSubcommand
+        );
+    }
+
+    #[test]
+    fn an_option_after_a_command_that_does_not_use_it_is_refused() {
+        let (kind, text) = rendered(&["new", "x", "--wait-for-lock", "5s"]);
+        assert_eq!(kind, ErrorKind::UnknownArgument);
+        assert!(
+            text.contains("--wait-for-lock does not apply to `new`; it is an option of: run, upgrade, stamp, repair"),
+            "{text}"
+        );
+        assert_eq!(
+            rendered(&["check", "--database-url=x"]).0,
+            ErrorKind::UnknownArgument
+        );
+        // Before the command it is a shared setting, like its environment variable.
+        let (cmd, c) = parse(&["--wait-for-lock", "5s", "new", "x"]).unwrap();
+        assert_eq!(cmd, Command::New { name: "x".into() });
+        assert_eq!(c.wait_for_lock, Duration::from_secs(5));
+        // An unknown option is still clap's own error.
+        assert_eq!(
+            rendered(&["run", "--frobnicate"]).0,
+            ErrorKind::UnknownArgument
+        );
     }
 
     #[test]
@@ -427,7 +1094,7 @@ mod tests {
     #[test]
     fn repeatable_lists_and_flags() {
         let (_, c) = parse(&[
-            "verify",
+            "run",
             "--require",
             "a.b",
             "--require",
@@ -446,14 +1113,7 @@ mod tests {
 
     #[test]
     fn list_options_on_both_sides_of_the_command_are_all_kept() {
-        let args = |v: &[&str]| {
-            let argv: Vec<OsString> = std::iter::once("migration-sentry")
-                .chain(v.iter().copied())
-                .map(OsString::from)
-                .collect();
-            let cli = Cli::try_parse_from(normalize_args(argv)).unwrap();
-            cli.into_config().unwrap()
-        };
+        let args = |v: &[&str]| parse(v).unwrap();
         let (cmd, c) = args(&[
             "--require",
             "a.b",

@@ -7,18 +7,24 @@ use std::time::Instant;
 
 use log::{info, warn};
 use postgres::Client;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Value, json};
 
+use crate::adopt;
 use crate::apply::{self, Settings};
 use crate::config::{Command, Config, Format, SchemaSource};
 use crate::connect::{self, Facts};
 use crate::conninfo::{self, ConnInfo};
 use crate::error::{Error, Result, SetProblem};
 use crate::migrations::{self, Migration};
+use crate::opening::{self, Next, Preloaded};
+use crate::output::esc;
 use crate::plan::{self, AppliedRow, Plan};
+use crate::rollback::{self, Target};
 use crate::schema::{self, CheckResult, Requirement};
+use crate::session::Baseline;
 use crate::tracking::{self, Shape, Table};
-use crate::{lock, output, redact};
+use crate::{contents, interrupt, lint, lock, output, redact, tls};
 
 /// Runs one command.
 pub fn execute(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
@@ -31,6 +37,9 @@ pub fn execute(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
             &path.display().to_string(),
             json!({"ok": true, "path": path}),
         );
+    }
+    if let Some(file) = &cfg.targets {
+        return crate::fleet::execute(cfg, file, out);
     }
     output::starting();
     match cmd {
@@ -70,6 +79,7 @@ pub fn execute(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
         Command::Status => status(cfg, out)?,
         Command::Stamp { to } => stamp(cfg, to.as_deref(), out)?,
         Command::Repair => repair(cfg, out)?,
+        Command::Rollback { to } => rollback(cfg, to, out)?,
         Command::New { .. } => unreachable!("handled above"),
     }
     output::marker("success");
@@ -104,12 +114,30 @@ pub fn check_env(cfg: &Config) -> Result<(ConnInfo, Table)> {
         }
         Some(url) => match conninfo::parse(url) {
             Ok(info) => Some(info),
-            Err(p) => {
-                problems.extend(p);
+            Err(invalid) => {
+                if let Some(target) = &invalid.target {
+                    // Which URL the problems are about; context, not one more problem.
+                    info!("DB (redacted): {target}");
+                }
+                problems.extend(invalid.problems);
                 None
             }
         },
     };
+    // SPEC §8: a password typed on the command line is in /proc/<pid>/cmdline for every
+    // local user to read while the sentry runs.
+    let password_in_argv = cfg.database_url_on_command_line
+        && info
+            .as_ref()
+            .is_none_or(|i| i.sources.password == conninfo::PasswordSource::ConnString);
+    if password_in_argv {
+        warn!(
+            "--database-url puts the password in the process list (ps, /proc/<pid>/cmdline), \
+             readable by every local user while the sentry runs: set the DATABASE_URL \
+             environment variable instead, or leave the password out of the URL and use \
+             PGPASSWORD or ~/.pgpass"
+        );
+    }
     problems.extend(conninfo::check_required_env(&cfg.require_env));
     let table = match Table::parse(&cfg.table) {
         Ok(t) => Some(t),
@@ -119,15 +147,22 @@ pub fn check_env(cfg: &Config) -> Result<(ConnInfo, Table)> {
         }
         Err(e) => return Err(e),
     };
-    if let Some(Err(Error::Env(p))) = info.as_ref().map(connect::root_certificate) {
+    if let Some(Err(Error::Env(p))) = info.as_ref().map(tls::root_certificates) {
         problems.extend(p);
     }
     match (info, table) {
         (Some(info), Some(table)) if problems.is_empty() => {
-            let mut names = vec!["DATABASE_URL".to_string()];
+            let mut names = vec![cfg.database_url_var.clone()];
             names.extend(cfg.require_env.iter().cloned());
             info!("env OK: {}", names.join(", "));
             info!("DB (redacted): {}", info.redacted);
+            // libpq's sources (SPEC §8), named, never their values.
+            for w in &info.sources.warnings {
+                warn!("{w}");
+            }
+            if let Some(line) = info.sources.summary(&info.user) {
+                info!("{line}");
+            }
             redact::set_target(&info.redacted);
             Ok((info, table))
         }
@@ -140,21 +175,106 @@ struct Session {
     info: ConnInfo,
     client: Client,
     facts: Facts,
-    /// The tracking table, validated by check-env.
+    /// The tracking table, validated by check-env and resolved to a qualified name right after
+    /// connecting (SPEC §5.1).
     table: Table,
+    /// The advisory lock key, when the opening exchange took the lock.
+    locked: Option<i64>,
+    /// The tracking table as the opening exchange read it, for the command's first read.
+    preloaded: Option<Preloaded>,
+    /// Signals, `--timeout` and the watchdog can cancel what `client` runs (SPEC §5.7).
+    _armed: interrupt::Armed,
+}
+
+/// What a command does with the tracking table, which decides what the opening exchange
+/// carries (see `opening`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Nothing (`ping`, `verify`).
+    Nothing,
+    /// Read it without the lock (`status`, `--dry-run`).
+    Read,
+    /// Take the lock, then read and write it (`run`, `upgrade`, `stamp`, `repair`).
+    Lock,
 }
 
 /// check-env, connect (with `--wait`), read the server facts, refuse a transaction pooler.
 fn open(cfg: &Config) -> Result<Session> {
+    open_checked(cfg, Want::Nothing, check_env(cfg)?)
+}
+
+/// The migration files, read before connecting: a bad name, a duplicate version or an
+/// unreadable file is exit 6 whether or not the database can be reached, since fixing it needs
+/// no database. Runs after check-env, so that a broken environment is still reported first.
+fn offline_files(cfg: &Config) -> Result<(ConnInfo, Table, Vec<Migration>)> {
     let (info, table) = check_env(cfg)?;
-    let mut client = connect::connect(&info, cfg.connect_timeout, cfg.wait)?;
-    let facts = connect::facts(&mut client)?;
-    info!("DB OK: {}", facts.summary());
+    let files = migrations::discover(&cfg.migrations_dir)?;
+    Ok((info, table, files))
+}
+
+/// [`open`] after check-env has passed.
+/// Two round trips after authentication (see `opening`); for [`Want::Lock`], the lock is
+/// usually held when this returns.
+fn open_checked(cfg: &Config, want: Want, (info, table): (ConnInfo, Table)) -> Result<Session> {
+    let (mut client, link) = connect::connect_link(&info, cfg.connect_timeout, cfg.wait)?;
+    // Armed before the first query (the backend pid, for the probe, comes with the facts).
+    let _early = interrupt::arm(link.session(&client, 0));
+    let first = opening::first(&mut client, &table)?;
+    let armed = interrupt::arm(link.session(&client, first.facts.backend_pid));
+    crate::error::set_role(&first.facts.role);
+    let next = match want {
+        Want::Nothing => Next::Check,
+        Want::Read => Next::Read,
+        Want::Lock => Next::Lock(cfg.lock_key.unwrap_or_else(|| first.table.lock_key())),
+    };
+    let started = Instant::now();
+    let second = opening::second(&mut client, &first, next)?;
+    // After the pooler check, which the second message carries: a refused pooler has no DB OK.
+    info!("DB OK: {}", first.facts.summary());
+    // SPEC §5.4: a standby or a read-only session is refused by writing commands; reading
+    // ones say what they read. (A lock the opening took ends with the session.)
+    let facts = &first.facts;
+    match want {
+        Want::Lock if facts.in_recovery => {
+            return Err(Error::env(
+                "DATABASE_URL points at a read-only standby (pg_is_in_recovery() is true): \
+                 migrations and the tracking table can only be written on the primary. Use \
+                 the primary's connection string",
+            ));
+        }
+        Want::Lock if facts.read_only => {
+            return Err(Error::env(
+                "the database session is read-only (transaction_read_only is on: \
+                 default_transaction_read_only is set for this database or role, or the \
+                 server is in read-only mode): nothing can be migrated. Ask the database \
+                 owner, or connect as a role that may write",
+            ));
+        }
+        _ if facts.in_recovery => info!(
+            "reading a read-only standby (pg_is_in_recovery() is true): what it shows may lag \
+             behind the primary"
+        ),
+        _ => {}
+    }
+    if want == Want::Lock {
+        link.refuse_pooler(facts)?;
+        connect::session_settings(&mut client)?;
+    }
+    let locked = match next {
+        Next::Lock(key) if second.locked => {
+            lock::acquired(key, started.elapsed());
+            Some(key)
+        }
+        _ => None,
+    };
     Ok(Session {
         info,
         client,
-        facts,
-        table,
+        facts: first.facts,
+        table: first.table,
+        locked,
+        preloaded: second.preloaded,
+        _armed: armed,
     })
 }
 
@@ -170,8 +290,8 @@ fn print_ping(info: &ConnInfo, facts: &Facts, format: Format, out: &mut dyn Writ
         &format!(
             "target:   {}\ndatabase: {}\nserver:   PostgreSQL {}\ntls:      {tls}\nlatency:  {} ms",
             info.redacted,
-            facts.database,
-            facts.server_version,
+            esc(&facts.database),
+            esc(&facts.server_version),
             facts.latency.as_millis()
         ),
         json!({
@@ -217,7 +337,7 @@ pub fn requirements(cfg: &Config) -> Result<Vec<Requirement>> {
     for spec in &cfg.require {
         match schema::parse_require(spec) {
             Ok(r) => reqs.push(r),
-            Err(msg) => problems.push(format!("--require {spec:?}: {msg}")),
+            Err(msg) => problems.push(msg),
         }
     }
     if problems.is_empty() {
@@ -249,9 +369,9 @@ fn verify(client: &mut Client, reqs: &[Requirement], recovered: bool) -> Result<
     let results = schema::verify(client, reqs)?;
     for r in &results {
         if r.ok {
-            info!("{}", r.line());
+            info!("{}", esc(&r.line()));
         } else {
-            log::error!("{}", r.line());
+            log::error!("{}", esc(&r.line()));
         }
     }
     if results.iter().all(|r| r.ok) {
@@ -284,6 +404,40 @@ struct RunReport {
     applied: Vec<String>,
     stamped: Vec<String>,
     checks: serde_json::Map<String, Value>,
+    /// The live lint's findings (§5.5), blocking or not.
+    findings: Vec<Value>,
+    /// Whether the required schema was verified (`run`, except a dry run with pending work).
+    verified: bool,
+}
+
+impl RunReport {
+    /// The one-line result on stdout: what was (or would be) applied, and what was verified.
+    /// Only a verification that ran reports checks, so `upgrade` never says "0 checks passed".
+    fn summary(&self, dry_run: bool) -> String {
+        let mut line = if dry_run {
+            let mut l = format!("would apply {}", self.applied.len());
+            if !self.applied.is_empty() {
+                l.push_str(&format!(": {}", self.applied.join(", ")));
+            }
+            l
+        } else {
+            format!(
+                "applied {}, stamped {}",
+                self.applied.len(),
+                self.stamped.len()
+            )
+        };
+        if self.verified {
+            if self.checks.is_empty() {
+                line.push_str(", no required schema configured");
+            } else {
+                let n = self.checks.len();
+                let s = if n == 1 { "" } else { "s" };
+                line.push_str(&format!(", {n} check{s} passed"));
+            }
+        }
+        line
+    }
 }
 
 /// `run` (the gate) and `upgrade` (no verification).
@@ -299,6 +453,7 @@ fn run(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
             "applied": report.applied,
             "stamped": report.stamped,
             "checks": report.checks,
+            "findings": report.findings,
             "duration_ms": started.elapsed().as_millis() as u64,
             "dry_run": cfg.dry_run,
         });
@@ -307,19 +462,7 @@ fn run(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
         }
         writeln!(out, "{obj}").map_err(write_error)?;
     } else if result.is_ok() {
-        let what = if cfg.dry_run {
-            "would apply"
-        } else {
-            "applied"
-        };
-        writeln!(
-            out,
-            "{what} {}, stamped {}, {} checks passed",
-            report.applied.len(),
-            report.stamped.len(),
-            report.checks.len()
-        )
-        .map_err(write_error)?;
+        writeln!(out, "{}", report.summary(cfg.dry_run)).map_err(write_error)?;
     }
     result
 }
@@ -332,12 +475,22 @@ fn gate(cmd: &Command, cfg: &Config, report: &mut RunReport) -> Result<()> {
     } else {
         Vec::new()
     };
-    let mut s = open(cfg)?;
-    let files = migrations::discover(&cfg.migrations_dir)?;
+    let (info, table, files) = offline_files(cfg)?;
+    let want = if cfg.dry_run { Want::Read } else { Want::Lock };
+    let mut s = open_checked(cfg, want, (info, table))?;
     let recovered = upgrade(&mut s, cfg, &files, report)?;
-    if verify_after {
+    if verify_after && cfg.dry_run && !report.applied.is_empty() {
+        // The schema the application needs comes from the pending migrations: checking it
+        // before they run would only report what they are about to add.
+        info!(
+            "dry run: the required schema is verified after the pending migrations run, so it \
+             is not checked now"
+        );
+    } else if verify_after {
+        interrupt::check("verifying the required schema")?;
         let results = verify(&mut s.client, &reqs, recovered)?;
         report.checks = checks_json(&results);
+        report.verified = true;
         schema_outcome(&results)?;
     }
     Ok(())
@@ -345,14 +498,22 @@ fn gate(cmd: &Command, cfg: &Config, report: &mut RunReport) -> Result<()> {
 
 /// Takes the lock, runs `body`, and releases the lock whatever the outcome. (If the process
 /// dies instead, the server ends the session and frees the lock.)
+/// If the opening exchange took the lock, `body` gets the tracking table as read right after.
 fn with_lock<T>(
     s: &mut Session,
     cfg: &Config,
-    body: impl FnOnce(&mut Client, &Table) -> Result<T>,
+    body: impl FnOnce(&mut Client, &Table, Option<Preloaded>) -> Result<T>,
 ) -> Result<T> {
     let key = cfg.lock_key.unwrap_or_else(|| s.table.lock_key());
-    lock::acquire(&mut s.client, key, cfg.wait_for_lock)?;
-    let result = body(&mut s.client, &s.table);
+    let preloaded = if s.locked.take() == Some(key) {
+        s.preloaded.take()
+    } else {
+        // Rows read without the lock may change before it is taken.
+        s.preloaded = None;
+        lock::acquire(&mut s.client, key, cfg.wait_for_lock)?;
+        None
+    };
+    let result = body(&mut s.client, &s.table, preloaded);
     let released = lock::release(&mut s.client, key);
     match (result, released) {
         (Ok(v), Ok(())) => Ok(v),
@@ -363,11 +524,16 @@ fn with_lock<T>(
 }
 
 /// Loads the tracking rows (creating the table unless `read_only`).
-fn load_applied(client: &mut Client, table: &Table, read_only: bool) -> Result<Vec<AppliedRow>> {
-    match tracking::inspect(client, table)? {
-        Shape::Ours => tracking::load(client, table),
-        Shape::Absent if read_only => Ok(Vec::new()),
-        Shape::Absent => {
+fn load_applied(
+    client: &mut Client,
+    table: &Table,
+    read_only: bool,
+    preloaded: Option<Preloaded>,
+) -> Result<Vec<AppliedRow>> {
+    match read_table(client, table, preloaded)? {
+        Some(rows) => Ok(rows),
+        None if read_only => Ok(Vec::new()),
+        None => {
             info!("creating the tracking table {}", table.qualified);
             tracking::create(client, table)?;
             Ok(Vec::new())
@@ -375,10 +541,29 @@ fn load_applied(client: &mut Client, table: &Table, read_only: bool) -> Result<V
     }
 }
 
+/// The tracking rows, or `None` when the table is absent: from what the opening exchange read
+/// (no round trip) when it is given, else read now. A table of another shape is exit 6.
+fn read_table(
+    client: &mut Client,
+    table: &Table,
+    preloaded: Option<Preloaded>,
+) -> Result<Option<Vec<AppliedRow>>> {
+    let (shape, rows) = match preloaded {
+        Some(p) => (tracking::shape(table, &p.columns)?, p.rows),
+        None => (tracking::inspect(client, table)?, None),
+    };
+    match (shape, rows) {
+        (Shape::Absent, _) => Ok(None),
+        (Shape::Ours, Some(rows)) => tracking::load_text(rows, table).map(Some),
+        (Shape::Ours, None) => tracking::load(client, table).map(Some),
+    }
+}
+
 /// Integrity before any change (SPEC §5): drift, out of order, missing files.
 fn check_integrity(plan: &Plan<'_>, cfg: &Config, table: &Table) -> Result<()> {
-    let problems =
+    let mut problems =
         plan.integrity_problems(cfg.allow_out_of_order, cfg.stamp_recovery, &table.qualified);
+    problems.extend(plan.empty_folder_problem(&cfg.migrations_dir, &table.qualified));
     if !problems.is_empty() {
         return Err(Error::MigrationSet(problems));
     }
@@ -386,8 +571,8 @@ fn check_integrity(plan: &Plan<'_>, cfg: &Config, table: &Table) -> Result<()> {
         warn!(
             "{} is recorded as applied but its file is not in {}: kept as history (a squashed or \
              renamed migration?); --no-stamp-recovery makes this an error",
-            row.version,
-            cfg.migrations_dir.display()
+            esc(&row.version),
+            esc(&cfg.migrations_dir.display().to_string())
         );
     }
     Ok(())
@@ -407,7 +592,11 @@ fn checked_plan<'a>(
     // the batch stops the run before any change. Each file is read here and read again when it
     // is applied (from the page cache, checksum verified): holding the SQL of the whole batch
     // in between would make memory grow with the number of pending migrations.
-    let problems: Vec<SetProblem> = plan.pending.iter().flat_map(|m| apply::lint(m)).collect();
+    let problems: Vec<SetProblem> = plan
+        .pending
+        .iter()
+        .flat_map(|m| contents::check(m, table))
+        .collect();
     if !problems.is_empty() {
         return Err(Error::MigrationSet(problems));
     }
@@ -417,6 +606,36 @@ fn checked_plan<'a>(
         plan.pending.len()
     );
     Ok(plan)
+}
+
+/// The live lint (§5.5) of the pending migrations, before anything is applied. With nothing
+/// pending it does nothing at all: a no-op deploy does not even build the linter.
+fn live_lint(
+    client: &mut Client,
+    plan: &Plan<'_>,
+    cfg: &Config,
+    report: &mut RunReport,
+) -> Result<()> {
+    if plan.pending.is_empty() {
+        return Ok(());
+    }
+    // Asked here, only when something is pending, so that a no-op deploy pays no round trip.
+    let server_version: String = client
+        .query_one("SELECT current_setting('server_version')", &[])
+        .map_err(|e| Error::db("reading the server version for the lint", &e))?
+        .get(0);
+    // `15.4 (Debian 15.4-1)`: the number is what the rules and the log want.
+    let server_version = server_version
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let gate = lint::live::Gate {
+        max_rows: cfg.lint_max_rows,
+        strict: cfg.strict,
+        server_version,
+    };
+    lint::live::gate(client, &plan.pending, &gate, &mut report.findings)
 }
 
 /// The upgrade step of `run` and `upgrade`. Returns whether stamp recovery was used.
@@ -429,8 +648,26 @@ fn upgrade(
     if cfg.dry_run {
         output::marker("upgrade (verbose)");
         info!("dry run: no lock taken, nothing will be changed");
-        let applied = load_applied(&mut s.client, &s.table, true)?;
+        let applied = load_applied(&mut s.client, &s.table, true, s.preloaded.take())?;
         let plan = checked_plan(&applied, files, cfg, &s.table)?;
+        live_lint(&mut s.client, &plan, cfg, report)?;
+        if applied.is_empty() && !plan.pending.is_empty() {
+            let (names, total) = adopt::existing_objects(&mut s.client, &s.table)?;
+            if total > 0 {
+                info!(
+                    "would adopt the existing schema ({total} object(s): {}): the pending \
+                     migrations would be replayed all-or-nothing in one transaction",
+                    names.join(", ")
+                );
+                if let Some(m) = plan.pending.iter().find(|m| m.no_transaction) {
+                    warn!(
+                        "{} is a no-transaction migration: a real run would refuse the adoption \
+                         (exit 6) and suggest a `stamp --to`",
+                        m.version
+                    );
+                }
+            }
+        }
         for m in &plan.pending {
             info!(
                 "would apply {} ({}{})",
@@ -446,57 +683,230 @@ fn upgrade(
         }
         return Ok(false);
     }
-    let settings = Settings {
+    let settings = settings(cfg, &s.table);
+    with_lock(s, cfg, |client, table, preloaded| {
+        output::marker("upgrade (verbose)");
+        apply_pending(client, table, preloaded, files, cfg, &settings, report)
+    })
+}
+
+/// The upgrade under the lock: the plan checked before anything changes, then an adoption
+/// (SPEC §7) or the pending migrations one by one. Returns whether stamp recovery was used.
+fn apply_pending(
+    client: &mut Client,
+    table: &Table,
+    preloaded: Option<Preloaded>,
+    files: &[Migration],
+    cfg: &Config,
+    settings: &Settings,
+    report: &mut RunReport,
+) -> Result<bool> {
+    // Created below, or inside an adoption's transaction: a failed adoption must leave the
+    // database exactly as it found it, without even an empty tracking table.
+    let read = read_table(client, table, preloaded)?;
+    let absent = read.is_none();
+    let applied = read.unwrap_or_default();
+    let plan = checked_plan(&applied, files, cfg, table)?;
+    live_lint(client, &plan, cfg, report)?;
+    let objects = if applied.is_empty() && !plan.pending.is_empty() {
+        adopt::existing_objects(client, table)?
+    } else {
+        (Vec::new(), 0)
+    };
+    let create_table = |client: &mut Client| -> Result<()> {
+        info!("creating the tracking table {}", table.qualified);
+        tracking::create(client, table)
+    };
+    if absent && objects.1 == 0 {
+        create_table(client)?;
+    }
+    if plan.pending.is_empty() {
+        info!("nothing to apply: the database is at head");
+        return Ok(false);
+    }
+    // Each migration starts with the session settings the run started with (SPEC §5.1).
+    let baseline = Baseline::take(client)?;
+    let mut recovered = false;
+    if objects.1 > 0 {
+        // An absent table is created, and its columns read, inside the adoption.
+        let guarded = if absent {
+            table.clone()
+        } else {
+            tracking::with_columns(client, table)?
+        };
+        let pending = &plan.pending;
+        match adopt::adopt(
+            client, &guarded, absent, pending, settings, &baseline, &objects,
+        )? {
+            Some(outcomes) => {
+                for outcome in &outcomes {
+                    recovered |= report_outcome(outcome, report);
+                }
+                // What a migration set for the session survives the replay's commit.
+                baseline.restore(client, "the adoption replay", &[])?;
+                return Ok(recovered);
+            }
+            None if absent => create_table(client)?,
+            None => {}
+        }
+    }
+    // From here on a row is only written while the table's columns are as found now, so that a
+    // migration changing them through dynamic SQL is caught before it commits.
+    let table = &tracking::with_columns(client, table)?;
+    let last = plan.pending.len();
+    for (i, m) in plan.pending.iter().enumerate() {
+        interrupt::check(&format!("about to apply {}", m.version))?;
+        info!("→ {}", m.version);
+        let outcome = apply::apply(client, table, m, settings, i + 1 == last)?;
+        baseline.restore(client, &m.version, &[])?;
+        recovered |= report_outcome(&outcome, report);
+    }
+    Ok(recovered)
+}
+
+/// How migrations (and rollbacks) are run.
+fn settings(cfg: &Config, table: &Table) -> Settings {
+    Settings {
         lock_timeout: cfg.lock_timeout,
         statement_timeout: cfg.statement_timeout,
         stamp_recovery: cfg.stamp_recovery,
-    };
-    with_lock(s, cfg, |client, table| {
-        output::marker("upgrade (verbose)");
-        let applied = load_applied(client, table, false)?;
-        let plan = checked_plan(&applied, files, cfg, table)?;
-        let mut recovered = false;
-        let last = plan.pending.len();
-        for (i, m) in plan.pending.iter().enumerate() {
-            info!("→ {}", m.version);
-            let outcome = apply::apply(client, table, m, &settings, i + 1 == last)?;
-            info!("✓ {} ({} ms)", m.version, outcome.elapsed.as_millis());
-            report.applied.push(m.version.clone());
-            if outcome.stamped {
-                recovered = true;
-                warn!(
-                    "{} was recorded with stamped = true: {}",
-                    m.version,
-                    outcome.note.as_deref().unwrap_or_default()
-                );
-                report.stamped.push(m.version.clone());
+        lock_key: cfg.lock_key.unwrap_or_else(|| table.lock_key()),
+        lock_retries: cfg.lock_retries,
+    }
+}
+
+/// `rollback --to VERSION` (SPEC §5.6): the session, the lock and the result; what is rolled
+/// back and how is `rollback.rs`. Like `run`, the JSON result is printed on failure too, with
+/// what was rolled back before it.
+fn rollback(cfg: &Config, to: &str, out: &mut dyn Write) -> Result<()> {
+    let started = Instant::now();
+    // A bad --to is a usage error before anything connects.
+    let target = Target::parse(to)?;
+    let mut report = rollback::Report::default();
+    let result = rollback_gate(cfg, &target, &mut report);
+    match cfg.format {
+        Format::Json => {
+            let code = result.as_ref().err().map_or(0, |e| e.kind().code());
+            let mut obj = json!({
+                "ok": result.is_ok(),
+                "exit_code": code,
+                "dry_run": cfg.dry_run,
+                "to": target.to_string(),
+                "planned": report.planned,
+                "rolled_back": report.rolled_back,
+                "failed": report.failed,
+                "duration_ms": started.elapsed().as_millis() as u64,
+            });
+            if let Err(e) = &result {
+                obj["error"] = Value::String(e.to_string());
             }
+            writeln!(out, "{obj}").map_err(write_error)?;
         }
-        if last == 0 {
-            info!("nothing to apply: the database is at head");
+        Format::Text if result.is_ok() => match &report.script {
+            Some(sql) => out.write_all(sql.as_bytes()).map_err(write_error)?,
+            None if report.rolled_back.is_empty() => writeln!(
+                out,
+                "nothing to roll back: no applied migration is newer than {target}"
+            )
+            .map_err(write_error)?,
+            None => writeln!(
+                out,
+                "rolled back {} (to {target}): {}",
+                report.rolled_back.len(),
+                report.rolled_back.join(", ")
+            )
+            .map_err(write_error)?,
+        },
+        Format::Text => {}
+    }
+    result
+}
+
+fn rollback_gate(cfg: &Config, target: &Target, report: &mut rollback::Report) -> Result<()> {
+    // A rollback writes: like `run`, its session refuses a standby or a read-only session.
+    let want = if cfg.dry_run { Want::Read } else { Want::Lock };
+    let mut s = open_checked(cfg, want, check_env(cfg)?)?;
+    let files = rollback::files_beside(&cfg.migrations_dir);
+    let settings = settings(cfg, &s.table);
+    let body = |client: &mut Client, table: &Table, report: &mut rollback::Report| {
+        output::marker(if cfg.dry_run {
+            "rollback (dry run)"
+        } else {
+            "rollback (verbose)"
+        });
+        // Read only: a rollback never creates the tracking table.
+        let rows = match tracking::inspect(client, table)? {
+            Shape::Ours => tracking::load_rollbacks(client, table)?,
+            Shape::Absent => Vec::new(),
+        };
+        let mut steps = rollback::plan(&rows, target, table)?;
+        rollback::compare_with_files(&mut steps, &files);
+        report.plan(&steps, cfg.dry_run);
+        if steps.is_empty() {
+            info!("nothing to roll back: no applied migration is newer than {target}");
+        } else {
+            let list: Vec<&str> = steps.iter().map(|s| s.version.as_str()).collect();
+            info!(
+                "{} applied, {} to roll back (newer than {target}), newest first: {}",
+                rows.len(),
+                steps.len(),
+                list.join(", ")
+            );
         }
-        Ok(recovered)
-    })
+        if cfg.dry_run {
+            report.script = Some(rollback::script(&steps, table, &settings, target));
+            return Ok(());
+        }
+        rollback::execute(client, table, &steps, &settings, target, report)
+    };
+    if cfg.dry_run {
+        info!("dry run: no lock taken, nothing will be changed");
+        body(&mut s.client, &s.table, report)
+    } else {
+        with_lock(&mut s, cfg, |client, table, _| body(client, table, report))
+    }
+}
+
+/// Logs an applied migration and adds it to the report. Returns whether it was stamped.
+fn report_outcome(outcome: &apply::Outcome, report: &mut RunReport) -> bool {
+    info!("✓ {} ({} ms)", outcome.version, outcome.elapsed.as_millis());
+    report.applied.push(outcome.version.clone());
+    if outcome.stamped {
+        warn!(
+            "{} was recorded with stamped = true: {}",
+            outcome.version,
+            esc(outcome.note.as_deref().unwrap_or_default())
+        );
+        report.stamped.push(outcome.version.clone());
+    }
+    outcome.stamped
 }
 
 /// `status`: everything found, then exit 6 (invalid set), 9 (pending), 8 (a check fails) or 0.
 fn status(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     let reqs = requirements(cfg)?;
-    let mut s = open(cfg)?;
-    let files = migrations::discover(&cfg.migrations_dir)?;
-    let applied = load_applied(&mut s.client, &s.table, true)?;
+    let (info, table, files) = offline_files(cfg)?;
+    let mut s = open_checked(cfg, Want::Read, (info, table))?;
+    let applied = load_applied(&mut s.client, &s.table, true, s.preloaded.take())?;
     let plan = plan::plan(&applied, &files);
-    let problems = plan.integrity_problems(
+    let mut problems = plan.integrity_problems(
         cfg.allow_out_of_order,
         cfg.stamp_recovery,
         &s.table.qualified,
     );
+    problems.extend(plan.empty_folder_problem(&cfg.migrations_dir, &s.table.qualified));
     // The checks are part of the status result (stdout), not logged line by line.
     let results = schema::verify(&mut s.client, &reqs)?;
     match cfg.format {
         Format::Json => {
-            let obj = status_json(&s.facts, &plan, &problems, &results);
-            writeln!(out, "{obj}").map_err(write_error)?;
+            let doc = StatusJson {
+                facts: &s.facts,
+                plan: &plan,
+                problems: &problems,
+                results: &results,
+            };
+            serde_json::to_writer(&mut *out, &doc).map_err(|e| write_error(e.into()))?;
+            writeln!(out).map_err(write_error)?;
         }
         Format::Text => write_status_table(out, &s.facts, &s.table, cfg, &plan, &results)?,
     }
@@ -511,40 +921,79 @@ fn status(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     schema_outcome(&results)
 }
 
-fn status_json(
-    facts: &Facts,
-    plan: &Plan<'_>,
-    problems: &[SetProblem],
-    results: &[CheckResult],
-) -> Value {
-    let applied: Vec<Value> = plan
-        .applied
-        .iter()
-        .map(|(row, _)| {
-            json!({
+/// `status --format json`: one object, serialized as it is walked — the applied rows (10,000
+/// and more) are written one at a time, never held as a tree of values. Keys come in the
+/// order serde_json gives a map's (sorted), as every other JSON object of the sentry.
+struct StatusJson<'a> {
+    facts: &'a Facts,
+    plan: &'a Plan<'a>,
+    problems: &'a [SetProblem],
+    results: &'a [CheckResult],
+}
+
+/// The applied rows of [`StatusJson`], one small object each.
+struct AppliedJson<'a>(&'a [(&'a AppliedRow, Option<&'a Migration>)]);
+
+impl Serialize for AppliedJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (row, _) in self.0 {
+            seq.serialize_element(&json!({
                 "version": row.version,
                 "applied_at": row.applied_at,
                 "execution_time_ms": row.execution_time_ms,
                 "checksum": row.checksum,
                 "stamped": row.stamped,
                 "note": row.note,
-            })
-        })
-        .collect();
-    json!({
-        "migrated": plan.is_migrated() && problems.is_empty() && results.iter().all(|r| r.ok),
-        "database": facts.database,
-        "current": plan.current(),
-        "head": plan.head(),
-        "at_head": plan.pending.is_empty(),
-        "applied": applied,
-        "pending": plan.pending.iter().map(|m| m.version.clone()).collect::<Vec<_>>(),
-        "drifted": plan.drifted.iter().map(|d| d.migration.version.clone()).collect::<Vec<_>>(),
-        "missing_files": plan.missing.iter().map(|r| r.version.clone()).collect::<Vec<_>>(),
-        "out_of_order": plan.out_of_order.iter().map(|m| m.version.clone()).collect::<Vec<_>>(),
-        "checks": checks_json(results),
-        "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    })
+            }))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for StatusJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let plan = self.plan;
+        let versions = |ms: &[&Migration]| ms.iter().map(|m| m.version.clone()).collect::<Vec<_>>();
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("applied", &AppliedJson(&plan.applied))?;
+        m.serialize_entry("at_head", &plan.pending.is_empty())?;
+        m.serialize_entry("checks", &checks_json(self.results))?;
+        m.serialize_entry("current", &plan.current())?;
+        m.serialize_entry("database", &self.facts.database)?;
+        m.serialize_entry(
+            "drifted",
+            &plan
+                .drifted
+                .iter()
+                .map(|d| d.migration.version.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        m.serialize_entry("head", &plan.head())?;
+        m.serialize_entry(
+            "migrated",
+            &(plan.is_migrated() && self.problems.is_empty() && self.results.iter().all(|r| r.ok)),
+        )?;
+        m.serialize_entry(
+            "missing_files",
+            &plan
+                .missing
+                .iter()
+                .map(|r| r.version.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        m.serialize_entry("out_of_order", &versions(&plan.out_of_order))?;
+        m.serialize_entry("pending", &versions(&plan.pending))?;
+        m.serialize_entry(
+            "problems",
+            &self
+                .problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+        )?;
+        m.end()
+    }
 }
 
 fn write_status_table(
@@ -555,6 +1004,8 @@ fn write_status_table(
     plan: &Plan<'_>,
     results: &[CheckResult],
 ) -> Result<()> {
+    // Every cell is a value from the tracking table or the folder: escaped, so that a version
+    // or a note holding a newline cannot add a line (or a marker) to the table.
     let mut rows: Vec<[String; 4]> = Vec::new();
     let drift: BTreeMap<&str, &str> = plan
         .drifted
@@ -575,27 +1026,35 @@ fn write_status_table(
         } else if file.is_none() {
             ("missing", "file not on disk (kept as history)".to_string())
         } else if row.stamped {
-            ("stamped", row.note.clone().unwrap_or_default())
+            (
+                "stamped",
+                esc(row.note.as_deref().unwrap_or_default()).into_owned(),
+            )
         } else {
             ("applied", String::new())
         };
         rows.push([
-            row.version.clone(),
+            esc(&row.version).into_owned(),
             state.to_string(),
-            format!("{} ({} ms)", row.applied_at, row.execution_time_ms),
+            format!("{} ({} ms)", esc(&row.applied_at), row.execution_time_ms),
             extra,
         ]);
     }
     for m in &plan.pending {
         let ooo = plan.out_of_order.iter().any(|o| o.version == m.version);
         rows.push([
-            m.version.clone(),
+            esc(&m.version).into_owned(),
             if ooo { "OUT-OF-ORDER" } else { "pending" }.to_string(),
             String::new(),
             String::new(),
         ]);
     }
-    let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(7).max(7);
+    let w0 = rows
+        .iter()
+        .map(|r| r[0].chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(5).max(5);
     let w2 = rows
         .iter()
@@ -605,9 +1064,9 @@ fn write_status_table(
         .max(7);
     let mut text = format!(
         "database {} · table {} · folder {}\n{:<w0$}  {:<w1$}  {:<w2$}  NOTE\n",
-        facts.database,
+        esc(&facts.database),
         table.qualified,
-        cfg.migrations_dir.display(),
+        esc(&cfg.migrations_dir.display().to_string()),
         "VERSION",
         "STATE",
         "APPLIED",
@@ -619,27 +1078,31 @@ fn write_status_table(
     }
     text.push_str(&format!(
         "current: {}  head: {}  pending: {}  drifted: {}  missing files: {}\n",
-        plan.current().unwrap_or("(none)"),
-        plan.head().unwrap_or("(none)"),
+        esc(plan.current().unwrap_or("(none)")),
+        esc(plan.head().unwrap_or("(none)")),
         plan.pending.len(),
         plan.drifted.len(),
         plan.missing.len()
     ));
     for r in results {
-        text.push_str(&r.line());
+        text.push_str(&esc(&r.line()));
         text.push('\n');
     }
     out.write_all(text.as_bytes()).map_err(write_error)
 }
 
-fn short(checksum: &str) -> &str {
-    &checksum[..checksum.len().min(12)]
+/// The first 12 characters of a checksum (read from the table: any text), escaped.
+fn short(checksum: &str) -> String {
+    let end = checksum
+        .char_indices()
+        .nth(12)
+        .map_or(checksum.len(), |(i, _)| i);
+    esc(&checksum[..end]).into_owned()
 }
 
 /// `stamp`: record pending migrations up to `to` as applied, without running them.
 fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
-    let mut s = open(cfg)?;
-    let files = migrations::discover(&cfg.migrations_dir)?;
+    let (info, table, files) = offline_files(cfg)?;
     let target = match to {
         None => None,
         Some(v) => Some(
@@ -658,8 +1121,12 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
                 .number,
         ),
     };
-    let body = |client: &mut Client, table: &Table, dry_run: bool| -> Result<Vec<String>> {
-        let applied = load_applied(client, table, dry_run)?;
+    let body = |client: &mut Client,
+                table: &Table,
+                preloaded: Option<Preloaded>,
+                dry_run: bool|
+     -> Result<Vec<String>> {
+        let applied = load_applied(client, table, dry_run, preloaded)?;
         let plan = plan::plan(&applied, &files);
         check_integrity(&plan, cfg, table)?;
         let chosen: Vec<&Migration> = plan
@@ -668,6 +1135,12 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
             .copied()
             .filter(|m| target.is_none_or(|t| m.number <= t))
             .collect();
+        // Recording an empty migration would make the SQL written into it later look like
+        // drift, and never run it (SPEC §5.2).
+        let empty: Vec<SetProblem> = chosen.iter().filter_map(|m| contents::empty(m)).collect();
+        if !empty.is_empty() {
+            return Err(Error::MigrationSet(empty));
+        }
         if dry_run {
             for m in &chosen {
                 info!("would stamp {} (not executed)", m.version);
@@ -697,10 +1170,13 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
             .map_err(|e| Error::db("committing the stamp", &e))?;
         Ok(chosen.iter().map(|m| m.version.clone()).collect())
     };
+    let want = if cfg.dry_run { Want::Read } else { Want::Lock };
+    let mut s = open_checked(cfg, want, (info, table))?;
     let stamped = if cfg.dry_run {
-        body(&mut s.client, &s.table, true)?
+        let preloaded = s.preloaded.take();
+        body(&mut s.client, &s.table, preloaded, true)?
     } else {
-        with_lock(&mut s, cfg, |c, t| body(c, t, false))?
+        with_lock(&mut s, cfg, |c, t, p| body(c, t, p, false))?
     };
     let verb = if cfg.dry_run {
         "would stamp"
@@ -717,14 +1193,39 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
 
 /// `repair`: store the files' current checksums for drifted applied migrations.
 fn repair(cfg: &Config, out: &mut dyn Write) -> Result<()> {
-    let mut s = open(cfg)?;
-    let files = migrations::discover(&cfg.migrations_dir)?;
-    let repaired = with_lock(&mut s, cfg, |client, table| {
-        let applied = load_applied(client, table, false)?;
+    let (info, table, files) = offline_files(cfg)?;
+    let mut s = open_checked(cfg, Want::Lock, (info, table))?;
+    let repaired = with_lock(&mut s, cfg, |client, table, preloaded| {
+        let applied = load_applied(client, table, false, preloaded)?;
         let plan = plan::plan(&applied, &files);
         let mut tx = client
             .transaction()
             .map_err(|e| Error::db("starting the repair transaction", &e))?;
+        // An applied row recorded while its file held no SQL: accepting the SQL written since
+        // would record as applied something that never ran.
+        let never_ran: Vec<SetProblem> = plan
+            .drifted
+            .iter()
+            .filter(|d| migrations::recorded_while_empty(&d.migration.version, &d.recorded))
+            .map(|d| {
+                SetProblem::file(
+                    &d.migration.path,
+                    format!(
+                        "{} was recorded as applied while its file held no SQL (checksum {}): \
+                         the SQL written into it since never ran, so repair will not accept it",
+                        d.migration.version, d.recorded
+                    ),
+                )
+                .with_hint(format!(
+                    "delete its row (DELETE FROM {} WHERE version = '{}') so that the next run \
+                     applies it",
+                    table.qualified, d.migration.version
+                ))
+            })
+            .collect();
+        if !never_ran.is_empty() {
+            return Err(Error::MigrationSet(never_ran));
+        }
         let mut repaired = Vec::new();
         for d in &plan.drifted {
             let note = format!(
@@ -759,32 +1260,93 @@ fn repair(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     )
 }
 
-/// `check`: offline validation of the folder, every migration's SQL, and the required schema.
+/// `check`: offline validation of the folder, every migration's SQL (the sentry's own statement
+/// checks, then squawk's lint), and the required schema.
 fn check(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     let files = migrations::discover(&cfg.migrations_dir)?;
-    let problems: Vec<SetProblem> = files.iter().flat_map(apply::lint).collect();
+    // Offline: the tracking table's name as configured (an unqualified one is assumed to be
+    // in `public` for references that name a schema).
+    let table = Table::parse(&cfg.table)?;
+    let problems: Vec<SetProblem> = files
+        .iter()
+        .flat_map(|m| contents::check(m, &table))
+        .collect();
+    let linted = lint::offline::lint(&files, cfg.lint_only.as_deref())?;
+    if cfg.lint_only.is_some() {
+        info!(
+            "lint: {} of {} migrations linted (--lint-only); the others are not linted",
+            linted.linted,
+            files.len()
+        );
+    }
+    let mut problems = problems;
+    problems.extend(lint::offline::report(
+        &linted.findings,
+        cfg.strict,
+        cfg.lint_max_rows,
+    ));
+    let findings: Vec<Value> = linted.findings.iter().map(lint::Finding::to_json).collect();
     let reqs = requirements(cfg);
     if !problems.is_empty() {
         if let Err(e) = &reqs {
             log::error!("{e}");
         }
-        return Err(Error::MigrationSet(problems));
+        let err = Error::MigrationSet(problems);
+        if cfg.format == Format::Json {
+            let obj = json!({"ok": false, "exit_code": err.kind().code(), "error": err.to_string(),
+                             "findings": findings, "linted": linted.linted});
+            writeln!(out, "{obj}").map_err(write_error)?;
+        }
+        return Err(err);
     }
     let reqs = reqs?;
     info!(
-        "{} migrations in {} are valid; {} required-schema checks parsed",
+        "{} migrations in {} are valid ({} linted, {} finding{}); {} required-schema checks parsed",
         files.len(),
         cfg.migrations_dir.display(),
+        linted.linted,
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
         reqs.len()
     );
     emit(
         out,
         cfg.format,
         &format!(
-            "check OK: {} migrations, {} requirements",
+            "check OK: {} migrations, {} requirements, {} lint warning{}",
             files.len(),
-            reqs.len()
+            reqs.len(),
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" }
         ),
-        json!({"ok": true, "migrations": files.len(), "requirements": reqs.len(), "folder": cfg.migrations_dir.display().to_string()}),
+        json!({"ok": true, "migrations": files.len(), "requirements": reqs.len(),
+               "folder": cfg.migrations_dir.display().to_string(),
+               "findings": findings, "linted": linted.linted}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_reports_checks_only_when_they_ran() {
+        let mut r = RunReport {
+            applied: vec!["0002_b".into(), "0003_c".into()],
+            stamped: vec!["0003_c".into()],
+            ..RunReport::default()
+        };
+        // upgrade: no verification, no "0 checks passed".
+        assert_eq!(r.summary(false), "applied 2, stamped 1");
+        assert_eq!(r.summary(true), "would apply 2: 0002_b, 0003_c");
+        r.verified = true;
+        assert_eq!(
+            r.summary(false),
+            "applied 2, stamped 1, no required schema configured"
+        );
+        r.checks.insert("table public.t".into(), Value::Bool(true));
+        assert_eq!(r.summary(false), "applied 2, stamped 1, 1 check passed");
+        let nothing = RunReport::default();
+        assert_eq!(nothing.summary(true), "would apply 0");
+    }
 }

@@ -29,6 +29,9 @@ pub enum Command {
     Check,
     /// Create the next numbered, empty migration file.
     New { name: String },
+    /// Undo the applied migrations newer than `to` with their stored rollback SQL (`to` as
+    /// typed: a version, its number, or 0 for everything).
+    Rollback { to: String },
 }
 
 impl Command {
@@ -45,6 +48,7 @@ impl Command {
             Command::Repair => "repair",
             Command::Check => "check",
             Command::New { .. } => "new",
+            Command::Rollback { .. } => "rollback",
         }
     }
 }
@@ -74,6 +78,11 @@ pub enum SchemaSource {
 pub struct Config {
     /// `DATABASE_URL` as given (may be absent: check-env reports it).
     pub database_url: Option<String>,
+    /// The URL was given with `--database-url`, so its password is in the process list.
+    pub database_url_on_command_line: bool,
+    /// Where the URL came from, as the log names it: `DATABASE_URL`, or a fleet target's
+    /// own variable (SPEC §10).
+    pub database_url_var: String,
     pub migrations_dir: PathBuf,
     pub required_schema: SchemaSource,
     /// `--require TABLE.COLUMN` entries, in order.
@@ -92,19 +101,36 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// `statement_timeout` for migration statements (0 = none).
     pub statement_timeout: Duration,
+    /// Deadline of the whole command (0 = none): exit 10 when it passes (SPEC §5.7).
+    pub timeout: Duration,
+    /// Retries of a transactional migration that hits `lock_timeout` (55P03).
+    pub lock_retries: u32,
     pub stamp_recovery: bool,
     pub allow_out_of_order: bool,
     pub format: Format,
     /// -2 = very quiet … 0 = info, 1 = -v, 2 = -vv.
     pub verbosity: i8,
-    /// `--dry-run` on run, upgrade and stamp.
+    /// `--dry-run` on run, upgrade, stamp and rollback.
     pub dry_run: bool,
+    /// §5.5: a blocking lint finding on an existing table with more estimated rows fails `run`.
+    pub lint_max_rows: u64,
+    /// `--strict`: lint findings are errors (`check`: all; `run`: all but size-dependent ones).
+    pub strict: bool,
+    /// `check --lint-only FILES`: lint only these migrations (the pre-push hook's new files);
+    /// `None` lints every one.
+    pub lint_only: Option<Vec<String>>,
+    /// `--targets FILE`: run the command on every database the file names (SPEC §10).
+    pub targets: Option<PathBuf>,
+    /// `--parallel K`: targets at a time after the canary (at least 1).
+    pub parallel: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             database_url: None,
+            database_url_on_command_line: false,
+            database_url_var: "DATABASE_URL".into(),
             migrations_dir: PathBuf::from("sql/migrations"),
             required_schema: SchemaSource::None,
             require: Vec::new(),
@@ -116,11 +142,18 @@ impl Default for Config {
             wait: Duration::ZERO,
             lock_timeout: Duration::from_secs(10),
             statement_timeout: Duration::ZERO,
+            timeout: Duration::ZERO,
+            lock_retries: 3,
             stamp_recovery: true,
             allow_out_of_order: false,
             format: Format::Text,
             verbosity: 0,
             dry_run: false,
+            lint_max_rows: 100_000,
+            strict: false,
+            lint_only: None,
+            targets: None,
+            parallel: 4,
         }
     }
 }

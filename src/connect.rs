@@ -1,11 +1,8 @@
 //! Connecting to PostgreSQL: TLS per `sslmode`, the connect timeout, `--wait` retries, and the
 //! classification of every connection failure into something an on-call engineer can act on
-//! (exit 4). Also the server facts that `ping` and `run` print.
-//!
-//! tokio-postgres itself knows only disable/prefer/require and rejects `verify-ca`,
-//! `verify-full` and `sslrootcert`; libpq's meaning of each is rebuilt here on the native-tls
-//! connector. The driver's error texts are never printed raw: they are classified, and the
-//! detail that is shown goes through [`redact::scrub`].
+//! (exit 4). Also the server facts that `ping` and `run` print. What each `sslmode` means is
+//! [`tls`]'s. The driver's error texts are never printed raw: they are classified, and the
+//! detail that is shown goes through [`output::external`] (scrubbed of the password, escaped).
 
 use std::io::ErrorKind;
 use std::sync::mpsc;
@@ -13,18 +10,33 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use native_tls::{Certificate, TlsConnector};
 use postgres::config::SslMode as PgSslMode;
-use postgres::{Client, NoTls, SimpleQueryMessage};
-use postgres_native_tls::MakeTlsConnector;
+use postgres::{Client, NoTls, SimpleQueryMessage, SimpleQueryRow};
 
-use crate::conninfo::{ConnInfo, SslMode};
+use crate::conninfo::{ConnInfo, PasswordSource, SslMode};
 use crate::error::{Error, Result, io_kind};
-use crate::redact;
+use crate::output;
+use crate::tls::{self, Tls};
 
 /// The first delay between `--wait` attempts; doubled each time up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// Client-side TCP keepalive: first probe after 10 s of silence, then every 5 s, 3 tries.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long ends the connection (Linux TCP_USER_TIMEOUT).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the server keeps an orphaned session of the sentry: idle in a transaction
+/// (`idle_in_transaction_session_timeout`), or idle while it waits for or holds the advisory
+/// lock (`idle_session_timeout`, set by `lock`). The sentry itself never idles for more than a
+/// round trip, so only a killed or cut-off sentry's session is ended by these.
+pub const SERVER_CLEANUP: Duration = Duration::from_secs(30);
+
+/// The watchdog bound when `--connect-timeout` is 0.
+const DEFAULT_WATCHDOG: Duration = Duration::from_secs(20);
 
 /// What `ping` learns about the server.
 #[derive(Debug, Clone)]
@@ -38,80 +50,12 @@ pub struct Facts {
     /// Round trip of one query.
     pub latency: Duration,
     pub backend_pid: i32,
-}
-
-/// How a connection is made: plaintext, or TLS through native-tls.
-#[derive(Clone)]
-pub enum Tls {
-    Plain,
-    Native(MakeTlsConnector),
-}
-
-/// Reads and parses `sslrootcert` (exit 3 when unreadable or not PEM). Used by check-env,
-/// which must not pay for setting up TLS.
-pub fn root_certificate(info: &ConnInfo) -> Result<Option<Certificate>> {
-    let Some(path) = &info.sslrootcert else {
-        return Ok(None);
-    };
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::env(format!(
-            "sslrootcert {} cannot be read: {e}",
-            path.display()
-        ))
-    })?;
-    Certificate::from_pem(&pem).map(Some).map_err(|_| {
-        Error::env(format!(
-            "sslrootcert {} is not a PEM certificate",
-            path.display()
-        ))
-    })
-}
-
-/// Builds the connector for `info.sslmode` and the mode to hand the driver.
-pub fn tls_connector(info: &ConnInfo) -> Result<(Tls, PgSslMode)> {
-    // libpq: with a root certificate file, require behaves as verify-ca.
-    let mode = match (info.sslmode, &info.sslrootcert) {
-        (SslMode::Require, Some(_)) => SslMode::VerifyCa,
-        (m, _) => m,
-    };
-    if mode == SslMode::Disable {
-        return Ok((Tls::Plain, PgSslMode::Disable));
-    }
-    let mut builder = TlsConnector::builder();
-    let verify = matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull);
-    if let Some(cert) = root_certificate(info)? {
-        builder.add_root_certificate(cert);
-    }
-    // libpq trusts only sslrootcert when it is given, and a mode that does not verify needs
-    // no store at all: loading the system store costs tens of milliseconds per run.
-    if info.sslrootcert.is_some() || !verify {
-        builder.disable_built_in_roots(true);
-    }
-    let pg_mode = match mode {
-        // `allow` (plain first, TLS if refused) has no driver equivalent; prefer is the
-        // closest and never less secure.
-        SslMode::Disable => unreachable!("returned Tls::Plain above"),
-        SslMode::Allow | SslMode::Prefer => {
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
-            PgSslMode::Prefer
-        }
-        SslMode::Require => {
-            // libpq's require encrypts but does not verify.
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
-            PgSslMode::Require
-        }
-        SslMode::VerifyCa => {
-            builder.danger_accept_invalid_hostnames(true);
-            PgSslMode::Require
-        }
-        SslMode::VerifyFull => PgSslMode::Require,
-    };
-    let connector = builder
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot build the TLS connector: {e}")))?;
-    Ok((Tls::Native(MakeTlsConnector::new(connector)), pg_mode))
+    /// `pg_is_in_recovery()`: a hot standby.
+    pub in_recovery: bool,
+    /// `transaction_read_only` is on (a standby, or `default_transaction_read_only`).
+    pub read_only: bool,
+    /// `current_user`, for the GRANT of a privilege error.
+    pub role: String,
 }
 
 /// A failed attempt, classified.
@@ -124,8 +68,31 @@ struct Failure {
 
 /// Connects, retrying transient failures with backoff for at most `wait`.
 pub fn connect(info: &ConnInfo, connect_timeout: Duration, wait: Duration) -> Result<Client> {
+    connect_link(info, connect_timeout, wait).map(|(client, _)| client)
+}
+
+/// What it takes to open more connections to the same server: the controller's cancel
+/// requests and probes (see `interrupt`), and the pooler check.
+#[derive(Clone)]
+pub struct Link {
+    info: ConnInfo,
+    tls: (Tls, PgSslMode),
+    timeout: Duration,
+}
+
+/// [`connect`], also returning the [`Link`] to the same server.
+pub fn connect_link(
+    info: &ConnInfo,
+    connect_timeout: Duration,
+    wait: Duration,
+) -> Result<(Client, Link)> {
     // Built once for every attempt; a bad sslrootcert is an environment error (exit 3).
-    let tls = tls_connector(info)?;
+    let tls = tls::connector(info)?;
+    let link = Link {
+        info: info.clone(),
+        tls: tls.clone(),
+        timeout: connect_timeout,
+    };
     let started = Instant::now();
     let deadline = started + wait;
     let mut backoff = FIRST_BACKOFF;
@@ -139,9 +106,10 @@ pub fn connect(info: &ConnInfo, connect_timeout: Duration, wait: Duration) -> Re
                         started.elapsed().as_millis()
                     );
                 }
-                return Ok(client);
+                return Ok((client, link));
             }
             Err(f) => {
+                crate::interrupt::check("connecting")?;
                 let now = Instant::now();
                 if f.transient && now < deadline {
                     let pause = backoff.min(deadline - now);
@@ -153,7 +121,7 @@ pub fn connect(info: &ConnInfo, connect_timeout: Duration, wait: Duration) -> Re
                         started.elapsed().as_millis(),
                         wait.as_millis()
                     );
-                    thread::sleep(pause);
+                    crate::interrupt::sleep(pause, "waiting for the database to accept")?;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     attempt += 1;
                     continue;
@@ -194,7 +162,7 @@ fn connect_once(
                 .unwrap_or("migration-sentry"),
         )
         .notice_callback(|notice| {
-            let text = redact::scrub(notice.message());
+            let text = output::external(notice.message());
             if matches!(notice.severity(), "WARNING") {
                 warn!("server WARNING: {text}");
             } else {
@@ -207,7 +175,7 @@ fn connect_once(
         config.host(&info.host);
     }
     if let Some(p) = &info.password {
-        config.password(p);
+        config.password(p.expose());
     }
     if let Some(o) = &info.options {
         config.options(o);
@@ -215,19 +183,44 @@ fn connect_once(
     if !timeout.is_zero() {
         config.connect_timeout(timeout);
     }
+    // A dead peer (host gone, cable cut) is noticed within about a minute in every phase:
+    // keepalive probes on an idle socket, and tcp_user_timeout for data sent but never
+    // acknowledged. (A proxy that keeps TCP alive but forwards nothing is the watchdog's job:
+    // see `interrupt`.)
+    config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_RETRIES)
+        .tcp_user_timeout(TCP_USER_TIMEOUT);
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let _ = tx.send(match tls {
             Tls::Plain => config.connect(NoTls),
-            Tls::Native(tls) => config.connect(tls),
+            Tls::Rustls(tls) => config.connect(tls),
         });
     });
-    let outcome = if timeout.is_zero() {
-        rx.recv().ok()
-    } else {
-        // A little slack so that the driver's own, more precise, error wins when it fires.
-        rx.recv_timeout(timeout + Duration::from_millis(250)).ok()
+    // A little slack so that the driver's own, more precise, error wins when it fires. The
+    // wait is sliced so that a signal or --timeout is not held up by a hanging connect.
+    let limit = (!timeout.is_zero()).then(|| Instant::now() + timeout + Duration::from_millis(250));
+    let outcome = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(result) => break Some(result),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if crate::interrupt::stopping() || limit.is_some_and(|l| Instant::now() >= l) {
+                    break None;
+                }
+            }
+        }
     };
+    if crate::interrupt::stopping() {
+        return Err(Failure {
+            reason: "interrupted while connecting".into(),
+            hint: String::new(),
+            transient: false,
+        });
+    }
     match outcome {
         Some(Ok(client)) => Ok(client),
         Some(Err(e)) => Err(classify(&e, info, timeout)),
@@ -235,7 +228,7 @@ fn connect_once(
             reason: format!(
                 "connect timeout: no answer from {}:{} within {} ms (TCP connected, but the \
                  TLS handshake or startup never completed)",
-                info.host,
+                output::esc(&info.host),
                 info.port,
                 timeout.as_millis()
             ),
@@ -247,34 +240,53 @@ fn connect_once(
     }
 }
 
+/// What to do about a pg_hba.conf refusal (28000), saying only what the message proves. The
+/// server adds "no encryption" to every refusal of a plaintext connection, so that alone does
+/// not mean TLS would be accepted:
+/// - a line that *rejects* plaintext (`hostnossl … reject`) means TLS is required;
+/// - *no line* for a plaintext connection after sslmode prefer/allow means the server offered
+///   no TLS at all, so TLS cannot be the fix;
+/// - *no line* with sslmode=disable: either TLS is required or the user is not allowed at all.
+fn pg_hba_hint(msg: &str, sslmode: SslMode) -> &'static str {
+    let plaintext = msg.contains("no encryption") || msg.contains("SSL off");
+    let rejected = msg.contains("rejects connection");
+    let no_entry = msg.contains("no pg_hba.conf entry");
+    let tried_tls = !matches!(sslmode, SslMode::Disable);
+    if plaintext && rejected {
+        "pg_hba.conf rejects this user/host without encryption, so the server wants TLS: set \
+         sslmode=require (or verify-full with sslrootcert)"
+    } else if plaintext && no_entry && !tried_tls {
+        "no pg_hba.conf line allows this user, database and client address without \
+         encryption: if the server accepts them over TLS, set sslmode=require; otherwise the \
+         database owner has to allow them (or the user or database name is wrong)"
+    } else {
+        "no pg_hba.conf line allows this user, database and client address: the database \
+         owner has to allow them, or the user or database name is wrong"
+    }
+}
+
 /// Turns a driver error into a reason and a fix, without its raw text.
 fn classify(err: &postgres::Error, info: &ConnInfo, timeout: Duration) -> Failure {
-    let at = format!("{}:{}", info.host, info.port);
+    // The host comes from DATABASE_URL, percent-decoded: escaped onto one line.
+    let at = format!("{}:{}", output::esc(&info.host), info.port);
     if let Some(db) = err.as_db_error() {
-        let msg = redact::scrub(db.message());
+        let msg = output::external(db.message());
         let code = db.code().code();
         return match code {
+            // The server's text adds nothing to the SQLSTATE here, and leaving it out keeps
+            // the line the same whatever the password is.
             "28P01" => Failure {
-                reason: format!("authentication failed for user {:?}: {msg}", info.user),
+                reason: format!("password authentication failed for user {:?}", info.user),
                 hint: "check the user and password in DATABASE_URL (on Render, copy the \
                        database's connection string again)"
                     .into(),
                 transient: false,
             },
-            "28000" => {
-                let tls_hint = if msg.contains("no encryption") || msg.contains("SSL off") {
-                    "the server only accepts TLS connections for this user/host: set \
-                     sslmode=require (or verify-full with sslrootcert)"
-                } else {
-                    "the server's pg_hba.conf rejects this user/host/database combination: \
-                     ask the database owner, or check the user and database names"
-                };
-                Failure {
-                    reason: format!("the server rejected the connection: {msg}"),
-                    hint: tls_hint.into(),
-                    transient: false,
-                }
-            }
+            "28000" => Failure {
+                reason: format!("the server rejected the connection: {msg}"),
+                hint: pg_hba_hint(&msg, info.sslmode).into(),
+                transient: false,
+            },
             "3D000" => Failure {
                 reason: format!("database {:?} does not exist on {at}", info.dbname),
                 hint: "create it (createdb) or fix the database name at the end of \
@@ -295,7 +307,7 @@ fn classify(err: &postgres::Error, info: &ConnInfo, timeout: Duration) -> Failur
             },
         };
     }
-    let text = redact::scrub(&chain_text(err));
+    let text = output::external(&chain_text(err));
     debug!("driver error (scrubbed): {text}");
     let lower = text.to_lowercase();
     if let Some(io) = io_kind(err) {
@@ -346,36 +358,27 @@ fn classify(err: &postgres::Error, info: &ConnInfo, timeout: Duration) -> Failur
             transient: false,
         };
     }
-    if lower.contains("tls") || lower.contains("ssl") || lower.contains("certificate") {
-        let (what, hint) = if lower.contains("hostname mismatch")
-            || lower.contains("ip address mismatch")
-            || lower.contains("host name")
-        {
-            (
+    if let Some(failure) = tls::failure(err) {
+        let (what, hint) = match failure {
+            tls::Failure::HostName => (
                 format!(
                     "the server certificate does not match the host name {:?}",
                     info.host
                 ),
                 "connect with the host name the certificate was issued for, or use \
                  sslmode=verify-ca to check the chain only",
-            )
-        } else if lower.contains("certificate verify failed")
-            || lower.contains("self-signed")
-            || lower.contains("self signed")
-            || lower.contains("unable to get local issuer")
-        {
-            (
+            ),
+            tls::Failure::Untrusted => (
                 "the server certificate is not trusted (its CA is not in sslrootcert or the \
                  system store)"
                     .to_string(),
                 "set sslrootcert=/path/to/ca.pem to the CA that signed the server's \
                  certificate, or use sslmode=require to encrypt without verifying",
-            )
-        } else {
-            (
+            ),
+            tls::Failure::Other => (
                 format!("the TLS handshake failed ({text})"),
                 "check sslmode and sslrootcert against the server's TLS setup",
-            )
+            ),
         };
         return Failure {
             reason: format!("TLS failure with {at}: {what}"),
@@ -384,12 +387,19 @@ fn classify(err: &postgres::Error, info: &ConnInfo, timeout: Duration) -> Failur
         };
     }
     if lower.contains("password missing") {
+        let tried = match &info.sources.password {
+            PasswordSource::None { tried } if !tried.is_empty() => format!(", and {tried}"),
+            _ => String::new(),
+        };
         return Failure {
             reason: format!(
-                "the server asks for a password for user {:?}, but DATABASE_URL has none",
+                "the server asks for a password for user {:?}, but DATABASE_URL has none, \
+                 PGPASSWORD is not set{tried}",
                 info.user
             ),
-            hint: "add the password to DATABASE_URL (postgresql://USER:PASSWORD@HOST/DB)".into(),
+            hint: "add the password to DATABASE_URL (postgresql://USER:PASSWORD@HOST/DB), or \
+                   put it in a password file (~/.pgpass or PGPASSFILE, mode 0600)"
+                .into(),
             transient: false,
         };
     }
@@ -445,76 +455,301 @@ fn chain_text(err: &postgres::Error) -> String {
     text
 }
 
+/// The server facts, as one statement without parameters (the first of the opening message,
+/// see `opening`).
+pub const FACTS_SQL: &str = "SELECT current_database(), current_setting('server_version'), \
+     pg_backend_pid(), s.ssl, s.version, pg_is_in_recovery(), \
+     current_setting('transaction_read_only'), current_user \
+     FROM (SELECT 1) AS one LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()";
+
+/// The pooler evidence read in the transaction after [`FACTS_SQL`]'s: the backend's pid.
+pub const POOLER_SQL: &str = "SELECT pg_backend_pid()";
+
 /// Reads the server facts in one round trip, then checks in a second transaction that the
-/// backend stayed the same: a transaction-pooling PgBouncer hands each transaction to another
-/// backend, which makes a session advisory lock meaningless (SPEC §5).
+/// backend stayed the same and a session setting survived the commit: a transaction-pooling
+/// PgBouncer hands each transaction to any backend, which makes a session advisory lock
+/// meaningless (SPEC §5.4). A quiet pool with one server connection passes these two; writing
+/// commands also run [`Link::refuse_pooler`].
 pub fn facts(client: &mut Client) -> Result<Facts> {
+    crate::interrupt::tick("reading server facts");
     let started = Instant::now();
     let rows = client
-        .simple_query(
-            "SELECT current_database(), current_setting('server_version'), pg_backend_pid(), \
-             s.ssl, s.version \
-             FROM (SELECT 1) AS one LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()",
-        )
+        .simple_query(FACTS_SQL)
         .map_err(|e| Error::db("reading server facts", &e))?;
     let latency = started.elapsed();
-    let row = rows
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(r),
-            _ => None,
-        })
-        .ok_or_else(|| Error::Internal("the server facts query returned no row".into()))?;
-    let get = |i: usize| row.get(i).unwrap_or_default().to_string();
-    let version = get(1);
-    let tls = get(3) == "t";
-    let facts = Facts {
-        database: get(0),
-        server_version: version
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-        tls,
-        tls_version: if tls {
-            row.get(4).map(str::to_string)
-        } else {
-            None
-        },
-        latency,
-        backend_pid: get(2).parse().unwrap_or(0),
-    };
+    let row = rows.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    });
+    let facts = Facts::parse(row, latency)?;
     let again = client
-        .simple_query("SELECT pg_backend_pid()")
+        .simple_query(POOLER_SQL)
         .map_err(|e| Error::db("checking for a connection pooler", &e))?;
-    let pid: i32 = again
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
-            _ => None,
-        })
-        .unwrap_or(facts.backend_pid);
-    if pid != facts.backend_pid {
-        return Err(Error::env(format!(
-            "DATABASE_URL goes through a transaction-pooling connection pooler (PgBouncer): \
-             two transactions ran on different server backends ({} then {pid}), so a session \
-             advisory lock cannot protect the migration. Use the database's direct connection \
-             string (on Render: the Internal Database URL, not connectionPoolString)",
-            facts.backend_pid
-        )));
-    }
+    let row = again.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    });
+    facts.refuse_pooler(row)?;
     Ok(facts)
 }
 
+fn pooler_error(evidence: &str) -> Error {
+    Error::env(format!(
+        "DATABASE_URL goes through a transaction-pooling connection pooler (PgBouncer): \
+         {evidence}, so a session advisory lock cannot protect the migration. Use the \
+         database's direct connection string (on Render: the Internal Database URL, not \
+         connectionPoolString)"
+    ))
+}
+
+/// Makes the server clean up after a sentry that cannot (SPEC §5.7): a session left idle in a
+/// transaction — holding a migration's locks — is ended after [`SERVER_CLEANUP`]; a running
+/// statement is aborted within 5 s of the client's socket closing
+/// (`client_connection_check_interval`, PostgreSQL 14+); the server's own TCP keepalives notice
+/// a dead client host. Only settings the server has are set, and a stricter value the server
+/// or role already has is kept.
+pub fn session_settings(client: &mut Client) -> Result<()> {
+    crate::interrupt::tick("setting session timeouts");
+    let cleanup_ms = SERVER_CLEANUP.as_millis();
+    client
+        .simple_query(&format!(
+            "SELECT set_config(s.name, s.value::text, false) \
+             FROM (VALUES ('idle_in_transaction_session_timeout', {cleanup_ms}), \
+                          ('client_connection_check_interval', 5000), \
+                          ('tcp_keepalives_idle', 10), ('tcp_keepalives_interval', 5), \
+                          ('tcp_keepalives_count', 3), ('tcp_user_timeout', 30000)) \
+                  AS s(name, value) \
+             JOIN pg_settings p ON p.name = s.name \
+             WHERE p.setting::bigint = 0 OR p.setting::bigint > s.value"
+        ))
+        .map_err(|e| Error::db("setting the session's server-side timeouts", &e))?;
+    Ok(())
+}
+
+/// The sessions `pid` waits for (`pg_blocking_pids`), described; state and query show only for
+/// the sentry's own role (or with pg_read_all_stats).
+fn blocking(client: &mut Client, pid: i32) -> Option<String> {
+    let rows = client
+        .query(
+            "SELECT b.pid, coalesce(x.state, 'state not visible to this role'), \
+                    coalesce(extract(epoch FROM now() - x.xact_start)::int8, -1), \
+                    coalesce(left(regexp_replace(x.query, '\\s+', ' ', 'g'), 120), '') \
+             FROM unnest(pg_blocking_pids($1)) AS b(pid) \
+             LEFT JOIN pg_stat_activity x ON x.pid = b.pid ORDER BY x.xact_start NULLS LAST",
+            &[&pid],
+        )
+        .ok()?;
+    let described: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let state: String = r.get(1);
+            let query: String = r.get(3);
+            crate::interrupt::describe_blocker(r.get(0), &state, r.get(2), &query)
+        })
+        .collect();
+    (!described.is_empty()).then(|| described.join("; "))
+}
+
+impl Link {
+    /// One more connection to the same server (one attempt, no `--wait`).
+    pub fn another(&self) -> std::result::Result<Client, String> {
+        connect_once(&self.info, self.tls.clone(), self.timeout).map_err(|f| f.reason)
+    }
+
+    /// How long a round trip that must be quick may take before the connection is judged
+    /// silent: twice `--connect-timeout`, between 5 s and 60 s (20 s when it is 0).
+    pub fn watchdog(&self) -> Duration {
+        if self.timeout.is_zero() {
+            DEFAULT_WATCHDOG
+        } else {
+            (self.timeout * 2).clamp(Duration::from_secs(5), Duration::from_secs(60))
+        }
+    }
+
+    /// What the interrupt controller needs for `client`, whose backend is `pid`: a cancel
+    /// request (the driver's token, over the same TLS) and a probe on a new connection.
+    pub fn session(&self, client: &Client, pid: i32) -> crate::interrupt::Session {
+        let token = client.cancel_token();
+        let tls = self.tls.0.clone();
+        let probe_link = self.clone();
+        crate::interrupt::Session {
+            cancel: Box::new(move || {
+                let sent = match &tls {
+                    Tls::Plain => token.cancel_query(NoTls),
+                    Tls::Rustls(t) => token.cancel_query(t.clone()),
+                };
+                match sent {
+                    Ok(()) => debug!("cancel request sent for backend {pid}"),
+                    Err(e) => debug!(
+                        "cancel request for backend {pid} failed: {}",
+                        output::external(&chain_text(&e))
+                    ),
+                }
+            }),
+            probe: Box::new(move || probe_link.probe(pid)),
+            watchdog: self.watchdog(),
+        }
+    }
+
+    fn probe(&self, pid: i32) -> crate::interrupt::Probe {
+        use crate::interrupt::Probe;
+        let mut client = match self.another() {
+            Ok(c) => c,
+            Err(why) => {
+                return Probe::Unreachable(format!(
+                    "a second connection to the server failed too ({why})"
+                ));
+            }
+        };
+        match client.query_opt(
+            "SELECT state, wait_event_type FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        ) {
+            Ok(None) => Probe::NotRunning(format!(
+                "the server says our backend (pid {pid}) is gone: it ended the session"
+            )),
+            Ok(Some(row)) => match row.get::<_, Option<String>>(0).as_deref() {
+                Some("active") if row.get::<_, Option<String>>(1).as_deref() == Some("Lock") => {
+                    match blocking(&mut client, pid) {
+                        Some(who) => Probe::Blocked(who),
+                        None => Probe::Running,
+                    }
+                }
+                // NULL: not allowed to see it; assume the best.
+                None | Some("active") => Probe::Running,
+                Some(state) => Probe::NotRunning(format!(
+                    "the server says our backend (pid {pid}) is {state}: it finished, and its \
+                     reply never arrived"
+                )),
+            },
+            Err(e) => Probe::Unreachable(format!(
+                "a second connection could not ask the server ({})",
+                output::external(&chain_text(&e))
+            )),
+        }
+    }
+
+    /// The third pooler signal (SPEC §5.4): a second client connection that lands on the first
+    /// one's backend is impossible without a pooler. This catches a quiet transaction pool
+    /// with a single server connection, which the two checks of [`facts`] cannot see; a plain
+    /// TCP proxy (one backend per client connection) passes.
+    pub fn refuse_pooler(&self, facts: &Facts) -> Result<()> {
+        crate::interrupt::tick("checking for a connection pooler");
+        let mut other = match self.another() {
+            Ok(c) => c,
+            Err(why) => {
+                // Not evidence of pooling (max_connections, say): say so and go on.
+                warn!("pooler check: a second connection could not be opened ({why})");
+                return Ok(());
+            }
+        };
+        crate::interrupt::tick("checking for a connection pooler");
+        let pid = other
+            .simple_query("SELECT pg_backend_pid()")
+            .map_err(|e| Error::db("checking for a connection pooler", &e))?
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse::<i32>().ok()),
+                _ => None,
+            });
+        if pid == Some(facts.backend_pid) {
+            return Err(pooler_error(&format!(
+                "a second client connection was served by the first one's server backend \
+                 (pid {pid}), which only a pooler does",
+                pid = facts.backend_pid
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Facts {
+    /// The facts from [`FACTS_SQL`]'s row; `latency` is the round trip that brought it.
+    pub fn parse(row: Option<&SimpleQueryRow>, latency: Duration) -> Result<Facts> {
+        let row =
+            row.ok_or_else(|| Error::Internal("the server facts query returned no row".into()))?;
+        let get = |i: usize| row.get(i).unwrap_or_default().to_string();
+        let version = get(1);
+        let tls = get(3) == "t";
+        Ok(Facts {
+            database: get(0),
+            server_version: version
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            tls,
+            tls_version: if tls {
+                row.get(4).map(str::to_string)
+            } else {
+                None
+            },
+            latency,
+            backend_pid: get(2).parse().unwrap_or(0),
+            in_recovery: get(5) == "t",
+            read_only: get(6) == "on",
+            role: get(7),
+        })
+    }
+
+    /// The SQL condition that holds only on the backend the facts came from: a statement
+    /// guarded by it does nothing if a pooler has moved the session (SPEC §5.4).
+    pub fn same_backend_sql(&self) -> String {
+        format!("pg_backend_pid() = {}", self.backend_pid)
+    }
+
+    /// Refuses a transaction pooler, given [`POOLER_SQL`]'s row from a later transaction.
+    pub fn refuse_pooler(&self, row: Option<&SimpleQueryRow>) -> Result<()> {
+        let pid: i32 = row
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.backend_pid);
+        if pid != self.backend_pid {
+            return Err(Error::env(format!(
+                "DATABASE_URL goes through a transaction-pooling connection pooler (PgBouncer): \
+                 two transactions ran on different server backends ({} then {pid}), so a \
+                 session advisory lock cannot protect the migration. Use the database's direct \
+                 connection string (on Render: the Internal Database URL, not \
+                 connectionPoolString)",
+                self.backend_pid
+            )));
+        }
+        Ok(())
+    }
+
     /// The marker line's summary: `mdraft, PostgreSQL 15.4, TLS, 11 ms`.
     pub fn summary(&self) -> String {
         format!(
             "{}, PostgreSQL {}, {}, {} ms",
-            self.database,
+            output::esc(&self.database),
             self.server_version,
             if self.tls { "TLS" } else { "no TLS" },
             self.latency.as_millis()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pg_hba_refusal_suggests_tls_only_when_the_message_says_so() {
+        let reject = "pg_hba.conf rejects connection for host \"127.0.0.1\", user \"x\", \
+                      database \"d\", no encryption";
+        let none = "no pg_hba.conf entry for host \"127.0.0.1\", user \"x\", database \"d\", \
+                    no encryption";
+        let none_tls = "no pg_hba.conf entry for host \"127.0.0.1\", user \"x\", database \"d\", \
+                        SSL encryption";
+        assert!(pg_hba_hint(reject, SslMode::Disable).contains("the server wants TLS"));
+        // No line for plaintext with sslmode=disable: TLS might help, or nothing will.
+        let h = pg_hba_hint(none, SslMode::Disable);
+        assert!(h.contains("if the server accepts them over TLS") && h.contains("database owner"));
+        // After prefer, a plaintext connection means the server offered no TLS: not the fix.
+        for mode in [SslMode::Prefer, SslMode::Allow] {
+            let h = pg_hba_hint(none, mode);
+            assert!(!h.contains("TLS") && h.contains("database owner"), "{h}");
+        }
+        assert!(!pg_hba_hint(none_tls, SslMode::Require).contains("sslmode"));
     }
 }

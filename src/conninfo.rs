@@ -1,17 +1,25 @@
-//! `DATABASE_URL`: parsing and validation before any network use (SPEC §8), and the
-//! environment checks of `check-env`.
+//! `DATABASE_URL`: parsing and validation before any network use (SPEC §8), completed from
+//! libpq's environment, and the environment checks of `check-env`.
 //!
 //! Both `postgres[ql]://` URLs and libpq `key=value` strings are parsed here into a
 //! [`ConnInfo`]; the driver never sees the raw string, so none of its parse errors (which can
 //! echo part of the password) can reach the output. Every problem is collected, not just the
-//! first, and no message contains the password. Parsing registers the password with
-//! [`crate::redact`] so that it is scrubbed from everything printed afterwards.
+//! first. The password is held in a [`Secret`] from the moment it is found, and the string is
+//! shown only through [`redact::redact_url`]; a value echoed in a problem goes through
+//! [`output::echo`].
+//!
+//! As libpq does, a string without a password takes it from `PGPASSWORD`, then from the
+//! password file ([`crate::passfile`]); one without a user name takes `PGUSER`, then the OS
+//! user. [`Sources`] records which was used, for the log (never the value).
 
+use std::ffi::CStr;
 use std::path::PathBuf;
 
 use percent_encoding::percent_decode_str;
 
-use crate::redact;
+use crate::output::{self, echo};
+use crate::passfile::{self, Lookup};
+use crate::redact::{self, Secret};
 
 /// libpq's `sslmode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +58,11 @@ impl SslMode {
     }
 }
 
-/// A parsed, validated connection target. `Debug` never shows the password.
+/// A parsed, validated connection target. Neither `Debug` nor any field shows the password.
 #[derive(Clone)]
 pub struct ConnInfo {
     pub user: String,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// A host name, an IP address, or a unix-socket directory (starts with `/`).
     pub host: String,
     pub port: u16,
@@ -63,8 +71,11 @@ pub struct ConnInfo {
     pub sslrootcert: Option<PathBuf>,
     pub application_name: Option<String>,
     pub options: Option<String>,
-    /// The connection string with the password masked, for every message.
+    /// The connection string with the password masked, escaped onto one line, for every
+    /// message.
     pub redacted: String,
+    /// Where the user name and the password came from.
+    pub sources: Sources,
 }
 
 impl std::fmt::Debug for ConnInfo {
@@ -72,6 +83,125 @@ impl std::fmt::Debug for ConnInfo {
         f.debug_struct("ConnInfo")
             .field("target", &self.redacted)
             .finish()
+    }
+}
+
+/// Where the user name came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSource {
+    ConnString,
+    PgUser,
+    OsUser,
+}
+
+/// Where the password came from — never the password itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    ConnString,
+    PgPassword,
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    /// No password anywhere: what was tried, for the error if the server asks for one.
+    None {
+        tried: String,
+    },
+}
+
+/// Which libpq sources completed the connection string, and the warnings they raised (a
+/// password file readable by others).
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub user: UserSource,
+    pub password: PasswordSource,
+    pub warnings: Vec<String>,
+}
+
+impl Sources {
+    /// The log line naming the sources, when anything came from outside the connection
+    /// string. Names only: never a password.
+    pub fn summary(&self, user: &str) -> Option<String> {
+        let user_part = match self.user {
+            UserSource::ConnString => None,
+            UserSource::PgUser => Some(format!("user {} from PGUSER", output::esc(user))),
+            UserSource::OsUser => Some(format!(
+                "user {} from the operating system (no user in DATABASE_URL, PGUSER not set)",
+                output::esc(user)
+            )),
+        };
+        let password_part = match &self.password {
+            PasswordSource::ConnString => None,
+            PasswordSource::PgPassword => Some("password from PGPASSWORD".to_string()),
+            PasswordSource::File { path, line } => Some(format!(
+                "password from the password file {} (line {line})",
+                output::esc(&path.display().to_string())
+            )),
+            PasswordSource::None { .. } => None,
+        };
+        match (user_part, password_part) {
+            (None, None) => None,
+            (Some(u), None) => Some(u),
+            (None, Some(p)) => Some(p),
+            (Some(u), Some(p)) => Some(format!("{u}; {p}")),
+        }
+    }
+}
+
+/// The environment libpq completes a connection string from (SPEC §8).
+#[derive(Debug, Clone, Default)]
+pub struct LibpqEnv {
+    pub pguser: Option<String>,
+    pub pgpassword: Option<String>,
+    pub pgpassfile: Option<String>,
+    pub home: Option<PathBuf>,
+    pub os_user: Option<String>,
+}
+
+impl LibpqEnv {
+    /// This process's environment and user.
+    pub fn from_process() -> LibpqEnv {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let account = os_account();
+        LibpqEnv {
+            pguser: var("PGUSER"),
+            pgpassword: var("PGPASSWORD"),
+            pgpassfile: var("PGPASSFILE"),
+            // libpq prefers $HOME, then the account's home directory.
+            home: var("HOME")
+                .map(PathBuf::from)
+                .or_else(|| account.as_ref().map(|a| a.1.clone())),
+            os_user: account.map(|a| a.0),
+        }
+    }
+}
+
+/// The effective user's name and home directory, as libpq finds them (`getpwuid`).
+fn os_account() -> Option<(String, PathBuf)> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: `pwd` and `buf` outlive the call and `buf.len()` is their real size;
+    // getpwuid_r writes only into them, and on success `pw_name`/`pw_dir` point into `buf`
+    // as NUL-terminated strings, which are copied before `buf` is dropped.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        let name = CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned();
+        let dir = if pwd.pw_dir.is_null() {
+            PathBuf::new()
+        } else {
+            PathBuf::from(CStr::from_ptr(pwd.pw_dir).to_string_lossy().into_owned())
+        };
+        Some((name, dir))
     }
 }
 
@@ -84,6 +214,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "dbname",
     "user",
     "password",
+    "passfile",
     "sslmode",
     "sslrootcert",
     "application_name",
@@ -91,17 +222,46 @@ const KNOWN_PARAMS: &[&str] = &[
     "connect_timeout",
     "keepalives",
     "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
     "target_session_attrs",
 ];
 
 const ENCODE_HINT: &str =
     "if the password contains @ : / ? # % & or spaces, percent-encode it (e.g. # as %23)";
 
-/// Parses and validates a connection string. On failure, returns every problem found.
-pub fn parse(raw: &str) -> Result<ConnInfo, Vec<String>> {
+/// Why a connection string is unusable: every problem found, and the redacted target when the
+/// string could be read far enough to show one (so the user sees which URL is meant; it is
+/// context, not one more problem).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub problems: Vec<String>,
+    pub target: Option<String>,
+}
+
+impl From<Vec<String>> for Invalid {
+    fn from(problems: Vec<String>) -> Self {
+        Invalid {
+            problems,
+            target: None,
+        }
+    }
+}
+
+/// How much of a connection string is shown.
+const TARGET_MAX_CHARS: usize = 500;
+
+/// Parses and validates a connection string, completed from this process's environment. On
+/// failure, returns every problem found.
+pub fn parse(raw: &str) -> Result<ConnInfo, Invalid> {
+    parse_in(raw, &LibpqEnv::from_process())
+}
+
+/// [`parse`] against an explicit environment.
+pub fn parse_in(raw: &str, env: &LibpqEnv) -> Result<ConnInfo, Invalid> {
     let mut problems = Vec::new();
     if raw.is_empty() {
-        return Err(vec!["DATABASE_URL is empty".into()]);
+        return Err(vec!["DATABASE_URL is empty".to_string()].into());
     }
     let mut text = raw;
     if text.trim() != text {
@@ -123,12 +283,12 @@ pub fn parse(raw: &str) -> Result<ConnInfo, Vec<String>> {
     }
     if text.is_empty() {
         problems.push("DATABASE_URL is empty".into());
-        return Err(problems);
+        return Err(problems.into());
     }
     let parsed = if text.contains("://") {
-        parse_url(text, &mut problems)
+        parse_url(text, env, &mut problems)
     } else if text.contains('=') {
-        parse_keyword_value(text, &mut problems)
+        parse_keyword_value(text, env, &mut problems)
     } else {
         problems.push(
             "DATABASE_URL is neither a postgres:// URL nor a libpq key=value string \
@@ -139,12 +299,11 @@ pub fn parse(raw: &str) -> Result<ConnInfo, Vec<String>> {
     };
     match parsed {
         Some(info) if problems.is_empty() => Ok(info),
-        Some(info) => {
-            // Tell the user which target the problems are about.
-            problems.push(format!("(DATABASE_URL, redacted: {})", info.redacted));
-            Err(problems)
-        }
-        None => Err(problems),
+        Some(info) => Err(Invalid {
+            problems,
+            target: Some(info.redacted),
+        }),
+        None => Err(problems.into()),
     }
 }
 
@@ -152,14 +311,14 @@ pub fn parse(raw: &str) -> Result<ConnInfo, Vec<String>> {
 #[derive(Default)]
 struct Fields {
     user: Option<String>,
-    password: Option<String>,
+    password: Option<Secret>,
     host: Option<String>,
     port: Option<String>,
     dbname: Option<String>,
     params: Vec<(String, String)>,
 }
 
-fn parse_url(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
+fn parse_url(text: &str, env: &LibpqEnv, problems: &mut Vec<String>) -> Option<ConnInfo> {
     let scheme_end = text.find("://").unwrap_or(0);
     let scheme = &text[..scheme_end];
     if scheme != "postgres" && scheme != "postgresql" {
@@ -179,27 +338,14 @@ fn parse_url(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
     }
     // libpq URIs are not WHATWG URLs (a raw '@' or '/' in a password is common, several
     // hosts may be listed), and a URL parser stops at the first error where every problem
-    // must be listed: so the parts are split here, by libpq's rules, and each is checked.
+    // must be listed: so the parts are split here and each is checked. The userinfo ends at
+    // the last '@' — a raw '@', '/' or '#' in a password is malformed but common — which is
+    // also where `redact::redact_url` looks for the password, so nothing of it is ever taken
+    // for a host or a port and echoed.
     let rest = &text[scheme_end + 3..];
-    let (rest, fragment) = match rest.find('#') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    if fragment.is_some() {
-        problems.push(format!(
-            "DATABASE_URL contains '#', which would end the URL there; {ENCODE_HINT}"
-        ));
-    }
-    // The userinfo ends at the last '@' (a raw '@' in a password is malformed but common).
     let (userinfo, after) = match rest.rfind('@') {
         Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
         None => (None, rest),
-    };
-    let authority_end = after.find(['/', '?']).unwrap_or(after.len());
-    let (hostport, tail) = after.split_at(authority_end);
-    let (path, query) = match tail.find('?') {
-        Some(i) => (&tail[..i], Some(&tail[i + 1..])),
-        None => (tail, None),
     };
     let mut fields = Fields::default();
     if let Some(info) = userinfo {
@@ -208,14 +354,34 @@ fn parse_url(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
             None => (info, None),
         };
         if let Some(written) = password {
-            let decoded = decode_part(written, "password", problems);
-            if let Some(pw) = &decoded {
-                redact::register_secret(pw, Some(written));
+            // An empty password is no password, as in libpq.
+            fields.password = decode_part(written, "password", problems)
+                .filter(|pw| !pw.is_empty())
+                .map(|pw| Secret::spelled(pw, Some(written)));
+            if written.contains('#') {
+                problems.push(format!(
+                    "DATABASE_URL password contains '#', which would end the URL there; \
+                     {ENCODE_HINT}"
+                ));
             }
-            fields.password = decoded;
         }
         fields.user = decode_part(user, "user name", problems);
     }
+    let after = match after.find('#') {
+        Some(i) => {
+            problems.push(format!(
+                "DATABASE_URL contains '#', which would end the URL there; {ENCODE_HINT}"
+            ));
+            &after[..i]
+        }
+        None => after,
+    };
+    let authority_end = after.find(['/', '?']).unwrap_or(after.len());
+    let (hostport, tail) = after.split_at(authority_end);
+    let (path, query) = match tail.find('?') {
+        Some(i) => (&tail[..i], Some(&tail[i + 1..])),
+        None => (tail, None),
+    };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         match v6.find(']') {
             Some(i) => (&v6[..i], v6[i + 1..].strip_prefix(':')),
@@ -253,7 +419,7 @@ fn parse_url(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
             fields.params.push((k, v));
         }
     }
-    finish(fields, text, problems)
+    finish(fields, text, env, problems)
 }
 
 /// Percent-decodes one part of the URL; a part that is not UTF-8 once decoded is a problem.
@@ -269,7 +435,7 @@ fn decode_part(s: &str, what: &str, problems: &mut Vec<String>) -> Option<String
     }
 }
 
-fn parse_keyword_value(text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
+fn parse_keyword_value(text: &str, env: &LibpqEnv, problems: &mut Vec<String>) -> Option<ConnInfo> {
     let pairs = match split_keyword_value(text) {
         Ok(p) => p,
         Err(msg) => {
@@ -282,7 +448,17 @@ fn parse_keyword_value(text: &str, problems: &mut Vec<String>) -> Option<ConnInf
         params: pairs,
         ..Fields::default()
     };
-    finish(fields, text, problems)
+    finish(fields, text, env, problems)
+}
+
+/// A key of a key=value string, for an error message: shown when it is a known parameter,
+/// since a word without '=' is as likely a password cut at a space.
+fn shown_key(key: &str) -> String {
+    if KNOWN_PARAMS.contains(&key) {
+        format!("{key:?}")
+    } else {
+        "a word (not shown: it may be part of a password)".into()
+    }
 }
 
 /// Splits libpq's `key = value` syntax: values may be single-quoted, with `\'` and `\\`.
@@ -308,7 +484,7 @@ fn split_keyword_value(text: &str) -> Result<Vec<(String, String)>, String> {
             chars.next();
         }
         if chars.next() != Some('=') {
-            return Err(format!("missing '=' after {key:?}"));
+            return Err(format!("missing '=' after {}", shown_key(&key)));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -332,7 +508,7 @@ fn split_keyword_value(text: &str) -> Result<Vec<(String, String)>, String> {
                 }
             }
             if !closed {
-                return Err(format!("unterminated quoted value for {key:?}"));
+                return Err(format!("unterminated quoted value for {}", shown_key(&key)));
             }
         } else {
             while let Some(&c) = chars.peek() {
@@ -355,29 +531,44 @@ fn split_keyword_value(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Validates the collected fields and builds the [`ConnInfo`].
-fn finish(mut f: Fields, text: &str, problems: &mut Vec<String>) -> Option<ConnInfo> {
+/// Validates the collected fields, completes them from libpq's environment, and builds the
+/// [`ConnInfo`].
+fn finish(
+    mut f: Fields,
+    text: &str,
+    env: &LibpqEnv,
+    problems: &mut Vec<String>,
+) -> Option<ConnInfo> {
+    // The password first: once it is a Secret, every value echoed below is scrubbed of it.
+    let mut params = std::mem::take(&mut f.params);
+    params.retain(|(k, v)| {
+        if k == "password" {
+            f.password = (!v.is_empty()).then(|| Secret::new(v.clone()));
+            false
+        } else {
+            true
+        }
+    });
     let mut sslmode = SslMode::Prefer;
     let mut sslrootcert = None;
     let mut application_name = None;
     let mut options = None;
-    for (k, v) in std::mem::take(&mut f.params) {
+    let mut passfile_param = None;
+    for (k, v) in params {
         match k.as_str() {
             "sslmode" => match SslMode::parse(&v) {
                 Some(m) => sslmode = m,
                 None => problems.push(format!(
-                    "unknown sslmode {v:?}: use disable, allow, prefer, require, verify-ca or \
-                     verify-full"
+                    "unknown sslmode \"{}\": use disable, allow, prefer, require, verify-ca or \
+                     verify-full",
+                    echo(&v)
                 )),
             },
             "sslrootcert" => sslrootcert = Some(PathBuf::from(v)),
             "application_name" => application_name = Some(v),
             "options" => options = Some(v),
+            "passfile" => passfile_param = Some(v),
             "user" => f.user = Some(v),
-            "password" => {
-                redact::register_secret(&v, None);
-                f.password = Some(v)
-            }
             "host" | "hostaddr" => f.host = Some(v),
             "port" => f.port = Some(v),
             "dbname" => f.dbname = Some(v),
@@ -387,18 +578,26 @@ fn finish(mut f: Fields, text: &str, problems: &mut Vec<String>) -> Option<ConnI
             )),
             _ if KNOWN_PARAMS.contains(&k.as_str()) => {}
             _ => problems.push(format!(
-                "unknown connection parameter {k:?} (a typo? known: sslmode, sslrootcert, \
-                 application_name, options, connect_timeout, …)"
+                "unknown connection parameter \"{}\" (a typo? known: sslmode, sslrootcert, \
+                 application_name, options, connect_timeout, …)",
+                echo(&k)
             )),
         }
     }
-    let user = match f.user.filter(|u| !u.is_empty()) {
-        Some(u) => u,
-        None => {
-            problems
-                .push("DATABASE_URL has no user name (postgresql://USER:PASSWORD@HOST/DB)".into());
-            String::new()
-        }
+    let (user, user_source) = match f.user.filter(|u| !u.is_empty()) {
+        Some(u) => (u, UserSource::ConnString),
+        None => match (&env.pguser, &env.os_user) {
+            (Some(u), _) => (u.clone(), UserSource::PgUser),
+            (None, Some(u)) => (u.clone(), UserSource::OsUser),
+            (None, None) => {
+                problems.push(
+                    "DATABASE_URL has no user name, PGUSER is not set, and the operating \
+                     system user cannot be determined (postgresql://USER:PASSWORD@HOST/DB)"
+                        .into(),
+                );
+                (String::new(), UserSource::ConnString)
+            }
+        },
     };
     let host = match f.host.filter(|h| !h.is_empty()) {
         Some(h) => h,
@@ -413,7 +612,8 @@ fn finish(mut f: Fields, text: &str, problems: &mut Vec<String>) -> Option<ConnI
             Ok(n) if n > 0 => n,
             _ => {
                 problems.push(format!(
-                    "DATABASE_URL port {p:?} is not a number from 1 to 65535"
+                    "DATABASE_URL port \"{}\" is not a number from 1 to 65535",
+                    echo(p)
                 ));
                 0
             }
@@ -421,7 +621,10 @@ fn finish(mut f: Fields, text: &str, problems: &mut Vec<String>) -> Option<ConnI
     };
     let dbname = match f.dbname.filter(|d| !d.is_empty()) {
         Some(d) if d.contains('/') => {
-            problems.push(format!("DATABASE_URL database name {d:?} contains '/'"));
+            problems.push(format!(
+                "DATABASE_URL database name \"{}\" contains '/'",
+                echo(&d)
+            ));
             d
         }
         Some(d) => d,
@@ -434,16 +637,32 @@ fn finish(mut f: Fields, text: &str, problems: &mut Vec<String>) -> Option<ConnI
         if !cert.is_file() {
             problems.push(format!(
                 "sslrootcert {} does not exist or is not a file",
-                cert.display()
+                echo(&cert.display().to_string())
             ));
         }
         if sslmode == SslMode::Disable {
             problems.push("sslrootcert is set but sslmode=disable turns TLS off".into());
         }
     }
+    let mut warnings = Vec::new();
+    let (password, password_source) = match f.password {
+        Some(p) => (Some(p), PasswordSource::ConnString),
+        None if problems.is_empty() => password_from_env(
+            env,
+            passfile_param.as_deref(),
+            (&host, port, &dbname, &user),
+            &mut warnings,
+        ),
+        None => (
+            None,
+            PasswordSource::None {
+                tried: String::new(),
+            },
+        ),
+    };
     let info = ConnInfo {
         user,
-        password: f.password,
+        password,
         host,
         port,
         dbname,
@@ -451,9 +670,58 @@ fn finish(mut f: Fields, text: &str, problems: &mut Vec<String>) -> Option<ConnI
         sslrootcert,
         application_name,
         options,
-        redacted: redact::scrub(&redact::redact_url(text)),
+        redacted: output::esc(&output::shorten(
+            &redact::redact_url(text),
+            TARGET_MAX_CHARS,
+        ))
+        .into_owned(),
+        sources: Sources {
+            user: user_source,
+            password: password_source,
+            warnings,
+        },
     };
     Some(info)
+}
+
+/// libpq's fallbacks for a missing password: `PGPASSWORD`, then the password file.
+fn password_from_env(
+    env: &LibpqEnv,
+    passfile_param: Option<&str>,
+    (host, port, dbname, user): (&str, u16, &str, &str),
+    warnings: &mut Vec<String>,
+) -> (Option<Secret>, PasswordSource) {
+    if let Some(pw) = &env.pgpassword {
+        return (Some(Secret::new(pw.clone())), PasswordSource::PgPassword);
+    }
+    let Some(path) = passfile::location(
+        passfile_param,
+        env.pgpassfile.as_deref(),
+        env.home.as_deref(),
+    ) else {
+        return (
+            None,
+            PasswordSource::None {
+                tried: "no password file (HOME is not set)".into(),
+            },
+        );
+    };
+    let shown = output::esc(&path.display().to_string()).into_owned();
+    let tried = match passfile::lookup(&path, host, port, dbname, user) {
+        Lookup::Found { password, line } => {
+            return (
+                Some(Secret::new(password)),
+                PasswordSource::File { path, line },
+            );
+        }
+        Lookup::NoMatch => format!("no line of the password file {shown} matches"),
+        Lookup::Missing => format!("no password file at {shown}"),
+        Lookup::Ignored(why) => {
+            warnings.push(output::esc(&why).into_owned());
+            format!("the password file {shown} was ignored")
+        }
+    };
+    (None, PasswordSource::None { tried })
 }
 
 /// The environment checks of `check-env` beyond the URL: every `--require-env` variable set
@@ -476,22 +744,40 @@ pub fn check_required_env(names: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// No PG* variables, no home directory, no OS user: nothing but the string itself.
+    fn bare() -> LibpqEnv {
+        LibpqEnv::default()
+    }
+
     fn ok(s: &str) -> ConnInfo {
-        parse(s).unwrap_or_else(|p| panic!("{s}: {p:?}"))
+        parse_in(s, &bare()).unwrap_or_else(|p| panic!("{s}: {p:?}"))
     }
 
     fn problems(s: &str) -> Vec<String> {
-        match parse(s) {
+        match parse_in(s, &bare()) {
             Ok(_) => panic!("{s} should be invalid"),
-            Err(p) => p,
+            Err(p) => p.problems,
         }
+    }
+
+    #[test]
+    fn the_target_of_an_invalid_url_is_context_not_a_problem() {
+        let invalid = parse("\"postgres://app:s3cret@db/x?sslmode=requried\"").unwrap_err();
+        assert_eq!(invalid.problems.len(), 2, "{:?}", invalid.problems);
+        assert!(invalid.problems.iter().all(|p| !p.contains("postgres://")));
+        assert_eq!(
+            invalid.target.as_deref(),
+            Some("postgres://app:****@db/x?sslmode=requried")
+        );
+        // Nothing readable: no target.
+        assert_eq!(parse("nonsense").unwrap_err().target, None);
     }
 
     #[test]
     fn full_url() {
         let c = ok("postgresql://app:s3cret@db.internal:6543/mdraft?sslmode=require");
         assert_eq!(c.user, "app");
-        assert_eq!(c.password.as_deref(), Some("s3cret"));
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("s3cret"));
         assert_eq!(c.host, "db.internal");
         assert_eq!(c.port, 6543);
         assert_eq!(c.dbname, "mdraft");
@@ -512,7 +798,7 @@ mod tests {
     #[test]
     fn percent_encoded_password_is_decoded() {
         let c = ok("postgres://u:p%40ss%2Fw%3Ard%23@h/db");
-        assert_eq!(c.password.as_deref(), Some("p@ss/w:rd#"));
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("p@ss/w:rd#"));
         assert!(!c.redacted.contains("p%40ss"));
     }
 
@@ -525,7 +811,7 @@ mod tests {
     fn keyword_value_string() {
         let c =
             ok(r"host=localhost port=5433 user=app password='a b\'c' dbname=x sslmode=verify-full");
-        assert_eq!(c.password.as_deref(), Some("a b'c"));
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("a b'c"));
         assert_eq!(c.port, 5433);
         assert_eq!(c.sslmode, SslMode::VerifyFull);
         assert!(c.redacted.contains("password='****'"), "{}", c.redacted);
@@ -571,6 +857,107 @@ mod tests {
             assert!(!p.contains("pw1234"), "{bad:?} leaked: {p}");
             assert!(!p.is_empty());
         }
+    }
+
+    #[test]
+    fn a_raw_hash_in_the_password_is_never_taken_for_a_port() {
+        let p = problems("postgres://app:Secr#3tPw@db/x").join("\n");
+        assert!(p.contains("percent-encode"), "{p}");
+        assert!(!p.contains("Secr"), "{p}");
+        assert!(!p.contains("3tPw"), "{p}");
+    }
+
+    #[test]
+    fn the_connection_string_wins_over_the_environment() {
+        let env = LibpqEnv {
+            pguser: Some("envuser".into()),
+            pgpassword: Some("envpw".into()),
+            ..bare()
+        };
+        let c = parse_in("postgres://u:Url-Pw-7@h/d", &env).unwrap();
+        assert_eq!(c.user, "u");
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("Url-Pw-7"));
+        assert_eq!(c.sources.user, UserSource::ConnString);
+        assert_eq!(c.sources.password, PasswordSource::ConnString);
+        assert_eq!(c.sources.summary(&c.user), None);
+    }
+
+    #[test]
+    fn missing_user_and_password_come_from_pguser_and_pgpassword() {
+        let env = LibpqEnv {
+            pguser: Some("envuser".into()),
+            pgpassword: Some("Env-Pw-1".into()),
+            os_user: Some("osuser".into()),
+            ..bare()
+        };
+        let c = parse_in("postgres://h/d", &env).unwrap();
+        assert_eq!(c.user, "envuser");
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("Env-Pw-1"));
+        let line = c.sources.summary(&c.user).unwrap();
+        assert_eq!(line, "user envuser from PGUSER; password from PGPASSWORD");
+        // An empty password in the URL is no password, as in libpq.
+        let c = parse_in("host=h dbname=d password=''", &env).unwrap();
+        assert_eq!(c.sources.password, PasswordSource::PgPassword);
+    }
+
+    #[test]
+    fn without_pguser_the_os_user_is_used() {
+        let env = LibpqEnv {
+            os_user: Some("osuser".into()),
+            ..bare()
+        };
+        let c = parse_in("postgres://:Os-Pw-3@h/d", &env).unwrap();
+        assert_eq!(c.user, "osuser");
+        assert_eq!(c.sources.user, UserSource::OsUser);
+        assert!(
+            c.sources
+                .summary(&c.user)
+                .unwrap()
+                .contains("user osuser from the operating system")
+        );
+    }
+
+    #[test]
+    fn the_password_file_supplies_a_missing_password() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".pgpass");
+        std::fs::write(&file, "other:*:*:*:Not-This-4\nh:5433:d:u:From-File-9\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let env = LibpqEnv {
+            home: Some(dir.path().to_path_buf()),
+            ..bare()
+        };
+        let c = parse_in("postgres://u@h:5433/d", &env).unwrap();
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("From-File-9"));
+        assert_eq!(
+            c.sources.password,
+            PasswordSource::File {
+                path: file.clone(),
+                line: 2
+            }
+        );
+        assert!(!format!("{:?}", c.sources).contains("From-File-9"));
+        // No matching line: no password, and the error will say what was tried.
+        let c = parse_in("postgres://u@h:5433/other", &env).unwrap();
+        assert!(c.password.is_none());
+        assert!(
+            matches!(&c.sources.password, PasswordSource::None { tried } if tried.contains("no line"))
+        );
+        // Readable by others: ignored, with a warning.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let c = parse_in("postgres://u@h:5433/d", &env).unwrap();
+        assert!(c.password.is_none());
+        assert!(c.sources.warnings[0].contains("group or world access"));
+        // PGPASSFILE points elsewhere.
+        let env = LibpqEnv {
+            pgpassfile: Some(dir.path().join("none").display().to_string()),
+            ..env
+        };
+        let c = parse_in("postgres://u@h:5433/d", &env).unwrap();
+        assert!(
+            matches!(&c.sources.password, PasswordSource::None { tried } if tried.contains("no password file"))
+        );
     }
 
     #[test]

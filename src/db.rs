@@ -1,11 +1,12 @@
-//! The typed round trips the sentry makes, traced at `-vv`.
+//! The round trips the sentry makes, traced at `-vv`: typed queries, and [`batch`]es of
+//! statements sent as one simple-protocol message.
 //!
 //! The driver logs simple queries and batches itself (debug level, shown at `-vv`) but not
 //! `query_typed`, which the sentry uses for every parameterised query: one round trip, no
 //! separate prepare. [`Traced::traced`] is that call plus a trace line.
 
 use postgres::types::{ToSql, Type};
-use postgres::{GenericClient, Row, RowIter};
+use postgres::{GenericClient, Row, RowIter, SimpleQueryMessage, SimpleQueryRow};
 
 /// `query_typed` with a trace line (`-vv`) naming the SQL and its parameters.
 pub trait Traced {
@@ -31,6 +32,8 @@ impl<C: GenericClient> Traced for C {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, postgres::Error> {
         trace(sql, params);
+        // A quick round trip: the interrupt watchdog bounds it (SPEC §5.7).
+        crate::interrupt::tick(&doing(sql));
         self.query_typed(sql, params)
     }
 
@@ -40,8 +43,17 @@ impl<C: GenericClient> Traced for C {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<RowIter<'_>, postgres::Error> {
         trace(sql, params);
+        crate::interrupt::tick(&doing(sql));
         self.query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
     }
+}
+
+/// What the watchdog's message says the sentry was doing: ``waiting for `SELECT …` ``.
+fn doing(sql: &str) -> String {
+    format!(
+        "waiting for the answer to `{}`",
+        short(&sql.split_whitespace().collect::<Vec<_>>().join(" "))
+    )
 }
 
 fn trace(sql: &str, params: &[(&(dyn ToSql + Sync), Type)]) {
@@ -65,4 +77,27 @@ fn short(text: &str) -> String {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
     }
+}
+
+/// Runs `statements` as one simple-protocol message: one round trip however many statements,
+/// no prepare, every value in text. Returns each statement's rows, in order. For statements
+/// without parameters only: the values in them are numbers the sentry formats itself and names
+/// quoted by [`crate::tracking`]. The driver logs the message at `-vv` ("executing simple
+/// query"). An error in one statement ends the message there and is returned.
+pub fn batch(
+    client: &mut impl GenericClient,
+    statements: &[String],
+) -> Result<Vec<Vec<SimpleQueryRow>>, postgres::Error> {
+    // One line, so that `-vv` shows the message on one line.
+    let sql = statements.join("; ");
+    let mut results = Vec::with_capacity(statements.len());
+    let mut rows = Vec::new();
+    for message in client.simple_query(&sql)? {
+        match message {
+            SimpleQueryMessage::Row(r) => rows.push(r),
+            SimpleQueryMessage::CommandComplete(_) => results.push(std::mem::take(&mut rows)),
+            _ => {}
+        }
+    }
+    Ok(results)
 }

@@ -9,6 +9,17 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::output::{esc, shorten};
+
+/// The longest single problem printed: a message that echoes a huge input (a 10 MB line with
+/// no newline) is cut here, with a count, if its author did not cut the echo already.
+const PROBLEM_MAX_CHARS: usize = 4000;
+
+/// A problem's message on one line, and of a readable length.
+fn one_line(message: &str) -> String {
+    esc(&shorten(message, PROBLEM_MAX_CHARS)).into_owned()
+}
+
 /// The documented exit codes (SPEC §3). `main` is the only place one becomes a process status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitKind {
@@ -22,11 +33,12 @@ pub enum ExitKind {
     MigrationFailed = 7,
     Schema = 8,
     Pending = 9,
+    Interrupted = 10,
 }
 
 impl ExitKind {
     /// Every exit code, in order, for `--help` and the docs.
-    pub const ALL: [ExitKind; 10] = [
+    pub const ALL: [ExitKind; 11] = [
         ExitKind::Success,
         ExitKind::Internal,
         ExitKind::Usage,
@@ -37,6 +49,7 @@ impl ExitKind {
         ExitKind::MigrationFailed,
         ExitKind::Schema,
         ExitKind::Pending,
+        ExitKind::Interrupted,
     ];
 
     /// The numeric process status.
@@ -57,13 +70,14 @@ impl ExitKind {
             ExitKind::MigrationFailed => "migration failed",
             ExitKind::Schema => "required-schema verification failed",
             ExitKind::Pending => "migrations are pending",
+            ExitKind::Interrupted => "interrupted",
         }
     }
 
-    /// The `--help` table of exit codes.
-    pub fn help_table() -> String {
+    /// The `--help` table of the exit codes `kinds` (all of them, or one command's).
+    pub fn help_table(kinds: &[ExitKind]) -> String {
         let mut s = String::from("Exit codes:\n");
-        for k in ExitKind::ALL {
+        for &k in kinds {
             s.push_str(&format!("  {}  {}\n", k.code(), k.meaning()));
         }
         s
@@ -77,6 +91,8 @@ pub struct SetProblem {
     pub file: Option<PathBuf>,
     /// 1-based line in that file, when known.
     pub line: Option<usize>,
+    /// 1-based column on that line, when known (lint findings).
+    pub column: Option<usize>,
     /// What is wrong.
     pub message: String,
     /// What to do about it.
@@ -89,6 +105,7 @@ impl SetProblem {
         SetProblem {
             file: Some(file.into()),
             line: None,
+            column: None,
             message: message.into(),
             hint: None,
         }
@@ -99,6 +116,7 @@ impl SetProblem {
         SetProblem {
             file: None,
             line: None,
+            column: None,
             message: message.into(),
             hint: None,
         }
@@ -107,6 +125,12 @@ impl SetProblem {
     /// Adds the line number.
     pub fn at_line(mut self, line: usize) -> Self {
         self.line = Some(line);
+        self
+    }
+
+    /// Adds the column.
+    pub fn at_column(mut self, column: usize) -> Self {
+        self.column = Some(column);
         self
     }
 
@@ -119,14 +143,19 @@ impl SetProblem {
 
 impl fmt::Display for SetProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line) {
-            (Some(file), Some(line)) => write!(f, "{}:{}: ", file.display(), line)?,
-            (Some(file), None) => write!(f, "{}: ", file.display())?,
+        match (&self.file, self.line, self.column) {
+            (Some(file), Some(line), Some(col)) => {
+                write!(f, "{}:{}:{}: ", file.display(), line, col)?
+            }
+            (Some(file), Some(line), None) => write!(f, "{}:{}: ", file.display(), line)?,
+            (Some(file), None, _) => write!(f, "{}: ", file.display())?,
             _ => {}
         }
-        write!(f, "{}", self.message)?;
+        // Messages carry versions, notes and checksums read from the tracking table, and file
+        // names: escaped, so that none can start a line of its own.
+        write!(f, "{}", one_line(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n    hint: {hint}")?;
+            write!(f, "\n    hint: {}", esc(hint))?;
         }
         Ok(())
     }
@@ -153,11 +182,35 @@ pub struct StatementFailure {
     pub sql_line: Option<String>,
     /// Set when stamp recovery was attempted and could not resolve the failure.
     pub recovery: Option<String>,
+    /// The SQL was a migration's stored rollback (`rollback --to`), not the migration.
+    pub rolling_back: bool,
+    /// What of the migration stayed in the database.
+    pub aftermath: Aftermath,
 }
 
-impl fmt::Display for StatementFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "migration {} failed", self.version)?;
+/// What of a failed migration stayed in the database: said exactly, never guessed (§5.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Aftermath {
+    /// It ran in a transaction, rolled back with its tracking row.
+    #[default]
+    RolledBack,
+    /// A `-- sentry:no-transaction` migration: these of its statements (`file:line` and the
+    /// SQL) committed one by one before the failing one, and stayed applied.
+    Kept(Vec<String>),
+    /// A rollback (`rollback --to`) that stopped: where, what was committed before it and
+    /// what was not attempted, as `rollback.rs` words it (one sentence a line).
+    Stopped(String),
+}
+
+impl StatementFailure {
+    /// Everything but the last sentence (what stayed applied), for reports that say it
+    /// themselves (adoption).
+    fn write_body(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rolling_back {
+            write!(f, "rollback of migration {} failed", self.version)?;
+        } else {
+            write!(f, "migration {} failed", self.version)?;
+        }
         write!(f, "\n    at {}", self.file.display())?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
@@ -184,9 +237,104 @@ impl fmt::Display for StatementFailure {
         if let Some(r) = &self.recovery {
             write!(f, "\n    stamp recovery: {r}")?;
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for StatementFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_body(f)?;
+        match &self.aftermath {
+            Aftermath::RolledBack => write!(
+                f,
+                "\n    The migration was rolled back: nothing of it, and no tracking row, was \
+                 committed."
+            ),
+            Aftermath::Stopped(text) => write!(f, "\n    {}", text.replace('\n', "\n    ")),
+            Aftermath::Kept(kept) if kept.is_empty() => write!(
+                f,
+                "\n    This is a no-transaction migration, but none of its statements stayed \
+                 applied: nothing of it, and no tracking row, was committed."
+            ),
+            Aftermath::Kept(kept) => {
+                write!(
+                    f,
+                    "\n    This is a no-transaction migration: its statements commit one by one, \
+                     and these {} stayed applied (no tracking row was written):",
+                    kept.len()
+                )?;
+                for k in kept {
+                    write!(f, "\n      {}", k.replace('\n', "\n        "))?;
+                }
+                write!(
+                    f,
+                    "\n    The next run replays the whole file: stamp recovery skips what \
+                     already exists (SQLSTATE 42P07, 42701, 42710, 42P06, 42723); make the other \
+                     statements idempotent (IF NOT EXISTS) so that replaying them is safe."
+                )
+            }
+        }
+    }
+}
+
+/// An adoption (SPEC §7) that was rolled back as a whole (exit 7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdoptionFailure {
+    /// How many pending migrations the replay covered, and a few of the objects that made it
+    /// an adoption.
+    pub pending: usize,
+    pub objects: Vec<String>,
+    /// The statement that failed, if one did.
+    pub failure: Option<StatementFailure>,
+    /// Why the replay, although no statement failed, cannot be trusted.
+    pub inconsistency: Option<String>,
+    /// One line per migration replayed: what the replay saw.
+    pub evidence: Vec<String>,
+    /// The `stamp --to` version the evidence justifies, with the reason.
+    pub suggestion: Option<(String, String)>,
+}
+
+impl fmt::Display for AdoptionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "\n    The migration was rolled back: nothing of it, and no tracking row, was committed."
+            "adoption failed: the tracking table was empty but the database already holds \
+             objects ({}), so the {} pending migrations were replayed onto it in one transaction",
+            self.objects.join(", "),
+            self.pending
+        )?;
+        if let Some(failure) = &self.failure {
+            write!(f, "\n    ")?;
+            failure.write_body(f)?;
+        }
+        if let Some(why) = &self.inconsistency {
+            write!(f, "\n    the replay cannot be trusted: {why}")?;
+        }
+        if !self.evidence.is_empty() {
+            write!(f, "\n    what the replay saw:")?;
+            for e in &self.evidence {
+                write!(f, "\n      {e}")?;
+            }
+        }
+        match &self.suggestion {
+            Some((version, why)) => write!(
+                f,
+                "\n    hint: {why}: record it and every migration before it as applied without \
+                 running them — `migration-sentry stamp --to {version}` — then run again to \
+                 apply the rest"
+            )?,
+            None => write!(
+                f,
+                "\n    hint: no replayed migration found its objects already present, so nothing \
+                 tells which of them this database has seen: compare its schema with the \
+                 migrations and `migration-sentry stamp --to VERSION` the last one it already \
+                 contains, then run again"
+            )?,
+        }
+        write!(
+            f,
+            "\n    Everything was rolled back: nothing of the replay, and no tracking row, was \
+             committed."
         )
     }
 }
@@ -209,6 +357,7 @@ pub enum Error {
     /// The advisory lock was not acquired in time (exit 5).
     LockTimeout {
         key: i64,
+        /// The `--wait-for-lock` that passed.
         waited: Duration,
         holder: Option<String>,
     },
@@ -216,11 +365,30 @@ pub enum Error {
     MigrationSet(Vec<SetProblem>),
     /// A migration failed and recovery could not resolve it (exit 7).
     MigrationFailed(Box<StatementFailure>),
+    /// Adopting an existing schema failed and was rolled back as a whole (exit 7).
+    Adoption(Box<AdoptionFailure>),
     /// Required-schema verification failed (exit 8); the failures were already printed.
     Schema { failed: usize, total: usize },
     /// `status` only: migrations are pending (exit 9).
     Pending { count: usize },
-    /// The server rejected a query the sentry itself sends (permissions, say) (exit 1).
+    /// A fleet (`--targets`) in which at least one target failed: the exit code is the first
+    /// failing target's, in file order (SPEC §10). Each target's own error was already logged
+    /// under its `[NAME]`.
+    Fleet {
+        first: String,
+        kind: ExitKind,
+        failed: usize,
+        not_attempted: usize,
+        total: usize,
+    },
+    /// `--timeout` passed, or SIGINT/SIGTERM arrived (exit 10; for a signal the process then
+    /// ends by that signal). `during` names the phase that was interrupted.
+    Interrupted {
+        cause: crate::interrupt::Cause,
+        during: String,
+    },
+    /// The server rejected a query the sentry itself sends, for a reason the sentry cannot
+    /// name (exit 1). Privilege refusals are [`Error::Env`] with the GRANT that fixes them.
     Database {
         context: String,
         sqlstate: String,
@@ -238,9 +406,11 @@ impl Error {
             Error::Unreachable { .. } => ExitKind::Unreachable,
             Error::LockTimeout { .. } => ExitKind::Lock,
             Error::MigrationSet(_) => ExitKind::MigrationSet,
-            Error::MigrationFailed(_) => ExitKind::MigrationFailed,
+            Error::MigrationFailed(_) | Error::Adoption(_) => ExitKind::MigrationFailed,
             Error::Schema { .. } => ExitKind::Schema,
             Error::Pending { .. } => ExitKind::Pending,
+            Error::Interrupted { .. } => ExitKind::Interrupted,
+            Error::Fleet { kind, .. } => *kind,
         }
     }
 
@@ -254,10 +424,21 @@ impl Error {
         Error::MigrationSet(vec![problem])
     }
 
-    /// Wraps an error from a query the sentry sends itself. A lost connection becomes exit 4;
-    /// anything else is reported with its SQLSTATE (exit 1). The driver's text is scrubbed.
+    /// Wraps an error from a query the sentry sends itself. An interruption (signal,
+    /// `--timeout`, a silent connection) wins over the error it caused (the cancelled
+    /// statement); a lost connection becomes exit 4; a privilege the role lacks is exit 3 with
+    /// the GRANT; anything else is reported with its SQLSTATE (exit 1). The driver's text is
+    /// scrubbed.
     pub fn db(context: impl Into<String>, err: &postgres::Error) -> Self {
         let context = context.into();
+        if let Some(e) = crate::interrupt::error(&context) {
+            return e;
+        }
+        if let Some(db) = err.as_db_error()
+            && db.code().code() == "42501"
+        {
+            return permission_denied(&context, &crate::output::external(db.message()));
+        }
         if connection_lost(err) {
             return Error::Unreachable {
                 target: crate::redact::current_target(),
@@ -271,15 +452,69 @@ impl Error {
             return Error::Database {
                 context,
                 sqlstate: db.code().code().to_string(),
-                message: crate::redact::scrub(db.message()),
+                message: crate::output::external(db.message()),
             };
         }
         Error::Database {
             context,
             sqlstate: String::new(),
-            message: crate::redact::scrub(&err.to_string()),
+            message: crate::output::external(&err.to_string()),
         }
     }
+}
+
+/// The role the sentry connects as, for the GRANT of a privilege error (set after connecting).
+static ROLE: std::sync::RwLock<String> = std::sync::RwLock::new(String::new());
+
+/// Records the role the session runs as (`current_user`).
+pub fn set_role(role: &str) {
+    *ROLE.write().unwrap_or_else(|e| e.into_inner()) = role.to_string();
+}
+
+/// A privilege the sentry's own statements need is missing (exit 3): the server's message
+/// names the object (`permission denied for schema public`, `… for table schema_migrations`,
+/// `… for function pg_try_advisory_lock`), from which the GRANT that fixes it follows.
+fn permission_denied(context: &str, message: &str) -> Error {
+    let role = ROLE.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let role = if role.is_empty() {
+        "<the DATABASE_URL user>".to_string()
+    } else if role
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        role
+    } else {
+        format!("\"{}\"", role.replace('"', "\"\""))
+    };
+    let object = |kind: &str| {
+        message
+            .split(&format!("permission denied for {kind} "))
+            .nth(1)
+            .map(|s| s.trim().to_string())
+    };
+    let grant = if let Some(schema) = object("schema") {
+        format!("GRANT USAGE, CREATE ON SCHEMA {schema} TO {role};")
+    } else if let Some(table) = object("table") {
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {table} TO {role}; (or make {role} \
+             its owner: ALTER TABLE {table} OWNER TO {role};)"
+        )
+    } else if let Some(function) = object("function") {
+        format!("GRANT EXECUTE ON FUNCTION {function}(bigint) TO {role};")
+    } else if message.contains("must be owner") {
+        format!("make {role} the owner of the object (ALTER … OWNER TO {role};)")
+    } else {
+        format!("grant {role} the privilege the message names")
+    };
+    Error::Env(vec![format!(
+        "the database role {role} lacks a privilege the sentry itself needs: while {context}, \
+         the server said: {message} (SQLSTATE 42501). Fix, as the database owner: {grant}"
+    )])
+}
+
+/// A duration as an option takes it (`2s`, `2m`, `1m 30s`, `250ms`), to the millisecond.
+pub fn human(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
 }
 
 /// Whether `err` means the session is gone: the socket closed or failed, or the server ended
@@ -307,8 +542,8 @@ pub fn io_kind(err: &postgres::Error) -> Option<std::io::ErrorKind> {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Internal(m) => write!(f, "internal error: {m}"),
-            Error::Usage(m) => write!(f, "{m}"),
+            Error::Internal(m) => write!(f, "internal error: {}", esc(m)),
+            Error::Usage(m) => write!(f, "{}", esc(m)),
             Error::Env(problems) => {
                 write!(
                     f,
@@ -317,7 +552,7 @@ impl fmt::Display for Error {
                     if problems.len() == 1 { "" } else { "s" }
                 )?;
                 for p in problems {
-                    write!(f, "\n  - {p}")?;
+                    write!(f, "\n  - {}", one_line(p))?;
                 }
                 Ok(())
             }
@@ -327,7 +562,10 @@ impl fmt::Display for Error {
                 hint,
             } => write!(
                 f,
-                "database unreachable: {reason}\n    target: {target}\n    hint: {hint}"
+                "database unreachable: {}\n    target: {}\n    hint: {}",
+                esc(reason),
+                esc(target),
+                esc(hint)
             ),
             Error::LockTimeout {
                 key,
@@ -336,12 +574,13 @@ impl fmt::Display for Error {
             } => {
                 write!(
                     f,
-                    "advisory lock {key} not acquired after {}: another migration-sentry (or \
-                     another migration tool using the same key) is still running",
-                    humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
+                    "advisory lock {key} not acquired within --wait-for-lock {}: another \
+                     migration-sentry (or another migration tool using the same key) is still \
+                     running",
+                    human(*waited)
                 )?;
                 if let Some(h) = holder {
-                    write!(f, "\n    held by: {h}")?;
+                    write!(f, "\n    held by: {}", esc(h))?;
                 }
                 write!(
                     f,
@@ -363,6 +602,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::MigrationFailed(failure) => write!(f, "{failure}"),
+            Error::Adoption(failure) => write!(f, "{failure}"),
             Error::Schema { failed, total } => write!(
                 f,
                 "required schema not satisfied: {failed} of {total} check{} failed (see ✗ above)",
@@ -373,12 +613,34 @@ impl fmt::Display for Error {
                 "{count} migration{} pending",
                 if *count == 1 { " is" } else { "s are" }
             ),
+            Error::Interrupted { cause, during } => {
+                write!(f, "{cause} while {during}: {}", cause.consequence())
+            }
+            Error::Fleet {
+                first,
+                kind,
+                failed,
+                not_attempted,
+                total,
+            } => write!(
+                f,
+                "fleet: {failed} of {total} target{} failed, {not_attempted} not attempted; the \
+                 first failure, in file order, is {first} (exit {}: {})",
+                if *total == 1 { "" } else { "s" },
+                kind.code(),
+                kind.meaning()
+            ),
             Error::Database {
                 context,
                 sqlstate,
                 message,
             } => {
-                write!(f, "the database refused a query while {context}: {message}")?;
+                write!(
+                    f,
+                    "the database refused a query while {}: {}",
+                    esc(context),
+                    esc(message)
+                )?;
                 if !sqlstate.is_empty() {
                     write!(f, " (SQLSTATE {sqlstate})")?;
                 }
@@ -427,13 +689,96 @@ mod tests {
             8
         );
         assert_eq!(Error::Pending { count: 1 }.kind().code(), 9);
+        let fleet = Error::Fleet {
+            first: "eu".into(),
+            kind: ExitKind::MigrationSet,
+            failed: 1,
+            not_attempted: 2,
+            total: 4,
+        };
+        assert_eq!(fleet.kind().code(), 6);
+        let interrupted = Error::Interrupted {
+            cause: crate::interrupt::Cause::Deadline(Duration::from_secs(1)),
+            during: "applying 0001_x".into(),
+        };
+        assert_eq!(interrupted.kind().code(), 10);
+    }
+
+    #[test]
+    fn a_privilege_error_names_the_grant_that_fixes_it() {
+        set_role("app");
+        let e = permission_denied(
+            "creating the tracking table",
+            "permission denied for schema public",
+        );
+        assert_eq!(e.kind().code(), 3);
+        assert!(
+            e.to_string()
+                .contains("GRANT USAGE, CREATE ON SCHEMA public TO app;"),
+            "{e}"
+        );
+        let e = permission_denied(
+            "reading the tracking table",
+            "permission denied for table schema_migrations",
+        );
+        assert!(
+            e.to_string().contains("ON TABLE schema_migrations TO app;"),
+            "{e}"
+        );
+        let e = permission_denied(
+            "taking the advisory lock",
+            "permission denied for function pg_try_advisory_lock",
+        );
+        assert!(
+            e.to_string()
+                .contains("GRANT EXECUTE ON FUNCTION pg_try_advisory_lock(bigint) TO app;"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_lock_timeout_names_the_configured_wait() {
+        let e = Error::LockTimeout {
+            key: 7,
+            waited: Duration::from_secs(5),
+            holder: None,
+        };
+        assert!(
+            e.to_string()
+                .starts_with("advisory lock 7 not acquired within --wait-for-lock 5s: another")
+        );
+        assert_eq!(human(Duration::from_secs(120)), "2m");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn problems_are_printed_on_one_line_and_cut_to_a_readable_length() {
+        let forged =
+            SetProblem::general("applied migration 0000_x\n=== MIGRATION SENTRY: success ===")
+                .with_hint("note\r\nmore");
+        let text = Error::set(forged).to_string();
+        assert!(!text.lines().any(|l| l.starts_with("===")), "{text}");
+        assert!(text.contains("0000_x\\n=== MIGRATION"), "{text}");
+        assert!(text.contains("hint: note\\r\\nmore"), "{text}");
+        let huge = Error::env("x".repeat(1_000_000)).to_string();
+        assert!(huge.len() < 5_000, "{}", huge.len());
+        assert!(
+            huge.contains("(996000 more characters)"),
+            "{}",
+            &huge[huge.len() - 40..]
+        );
     }
 
     #[test]
     fn help_table_lists_every_code() {
-        let t = ExitKind::help_table();
+        let t = ExitKind::help_table(&ExitKind::ALL);
         for k in ExitKind::ALL {
             assert!(t.contains(&format!("{}  {}", k.code(), k.meaning())));
         }
+        let t = ExitKind::help_table(&[ExitKind::Success, ExitKind::Pending]);
+        assert_eq!(
+            t,
+            "Exit codes:\n  0  success\n  9  migrations are pending\n"
+        );
     }
 }

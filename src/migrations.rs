@@ -23,7 +23,8 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub const DEFAULT_PREFIX_WIDTH: usize = 4;
 
 const NAMING_HINT: &str = "migrations are named <digits>_<name>.sql (e.g. 0001_create_users.sql), \
-     the name using only letters, digits, '_' and '-'; a rollback is <version>.down.sql";
+     the name using only letters, digits, '_' and '-'; its rollback is the same file name ending \
+     in .down.sql (0001_create_users.down.sql)";
 
 /// One migration file on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,9 @@ pub struct Migration {
     pub down_path: Option<PathBuf>,
     /// `-- sentry:no-transaction` appears among the leading comment lines.
     pub no_transaction: bool,
+    /// The lint rules accepted by `-- sentry:allow RULE[, RULE]` in the leading comment lines
+    /// (validated: each is a squawk rule name or `syntax-error`).
+    pub allow: Vec<String>,
 }
 
 /// A migration's SQL, read when it is needed: discovery keeps only what planning uses (the
@@ -84,8 +88,9 @@ impl Migration {
 /// folder, a badly named `*.sql` file (the extension is matched case-insensitively, so a
 /// `0001_x.SQL` typo is reported instead of silently skipped), two files with the same number,
 /// a `.down.sql` without its migration, an unreadable or non-UTF-8 file, an unknown
-/// `-- sentry:` directive. Other files (README.md), hidden files (`.name`, which a shell's
-/// `*.sql` does not match either) and subdirectories are ignored. An empty folder is valid.
+/// `-- sentry:` directive, a `*.sql` entry that is not a regular file (never opened). Other
+/// files (README.md), hidden files (`.name`, which a shell's `*.sql` does not match either) and
+/// subdirectories not named `*.sql` are ignored. An empty folder is valid.
 pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
     let entries = fs::read_dir(dir).map_err(|e| Error::set(folder_problem(dir, &e)))?;
 
@@ -118,7 +123,13 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
             continue;
         };
         let path = entry.path();
-        if is_directory(&entry, &path) {
+        // A `*.sql` entry that is not a regular file (a directory, a FIFO, a socket) would be
+        // a migration silently skipped, or a read that never returns: refuse it unopened.
+        if let Some(problem) = not_a_regular_file(&path) {
+            problems.push(problem);
+            if let FileKind::Up(stem) | FileKind::Down(stem) = kind {
+                failed_stems.insert(stem.to_owned());
+            }
             continue;
         }
         match kind {
@@ -166,7 +177,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
                         continue;
                     }
                 };
-                let no_transaction = leading_directives(&sql, &path, &mut problems);
+                let directives = directives(&sql, &path, &mut problems);
                 migrations.push(Migration {
                     version: stem.to_owned(),
                     number,
@@ -175,7 +186,8 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
                     checksum: checksum(sql.as_bytes()),
                     path,
                     down_path: None,
-                    no_transaction,
+                    no_transaction: directives.no_transaction,
+                    allow: directives.allow,
                 });
             }
         }
@@ -196,8 +208,8 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
                 format!("rollback file without a migration: there is no {stem}.sql beside it"),
             )
             .with_hint(
-                "name a rollback after its migration's file stem (<version>.down.sql), \
-                 or delete it",
+                "a rollback has its migration's file name with .down.sql instead of .sql \
+                 (0001_create_users.down.sql beside 0001_create_users.sql), or delete it",
             ),
         );
     }
@@ -287,18 +299,42 @@ fn normalize_owned(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
+/// The name `new` gives a migration, as sqlx does: every run of characters other than ASCII
+/// letters, digits, `_` and `-` becomes one `_`, and none is left at either end
+/// (`"add visitor session"` → `add_visitor_session`). Case is kept.
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            if gap && !slug.is_empty() {
+                slug.push('_');
+            }
+            gap = false;
+            slug.push(c);
+        } else {
+            gap = true;
+        }
+    }
+    slug
+}
+
 /// `new NAME`: creates the next numbered, empty migration in `dir` and returns its path.
 ///
-/// The number is the highest existing one plus one, zero-padded to the widest existing prefix
-/// (4 digits in an empty folder; a missing folder is created). An invalid folder fails as
-/// [`discover`] does; an invalid name is [`Error::Usage`]; an existing file is never
-/// overwritten.
+/// `NAME` is slugified ([`slugify`]). The number is the highest existing one plus one,
+/// zero-padded to the widest existing prefix (4 digits in an empty folder; a missing folder is
+/// created). An invalid folder fails as [`discover`] does. A name with nothing left to slugify,
+/// or already used by another migration, is [`Error::Usage`]: the argument is wrong, not the
+/// migration set, which stays valid (exit 6 would tell CI the folder is broken). An existing
+/// file is never overwritten.
 pub fn create_new(dir: &Path, name: &str) -> Result<PathBuf> {
-    if !is_valid_name(name) {
-        return Err(Error::Usage(format!(
-            "invalid migration name {name:?}: use only letters, digits, '_' and '-' \
-             (e.g. add_users_email)"
-        )));
+    let name = slugify(name);
+    if !is_valid_name(&name) {
+        return Err(Error::Usage(
+            "the migration name has no letters or digits: describe the change, e.g. \
+             `migration-sentry new \"add users email\"`"
+                .into(),
+        ));
     }
     let existing = match fs::metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -312,6 +348,16 @@ pub fn create_new(dir: &Path, name: &str) -> Result<PathBuf> {
         }
         _ => discover(dir)?,
     };
+    // Two migrations with one name make `status`, logs and reviews ambiguous (which
+    // add_users?); case is ignored, as on a case-insensitive checkout.
+    if let Some(taken) = existing.iter().find(|m| m.name.eq_ignore_ascii_case(&name)) {
+        return Err(Error::Usage(format!(
+            "a migration named {} already exists: {}; pick a name that says what this one \
+             changes",
+            taken.name,
+            taken.path.display()
+        )));
+    }
     let (number, width) = match existing.iter().map(|m| m.number).max() {
         None => (1, DEFAULT_PREFIX_WIDTH),
         Some(max) => {
@@ -340,12 +386,23 @@ pub fn create_new(dir: &Path, name: &str) -> Result<PathBuf> {
                 Error::env(format!("cannot create {}: {e}", path.display()))
             }
         })?;
-    writeln!(
-        file,
-        "-- {version}: write the migration here; make it idempotent (IF NOT EXISTS)."
-    )
-    .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
+    file.write_all(new_template(&version).as_bytes())
+        .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
+}
+
+/// What `new` writes into a new migration: comments only, so that it cannot be applied
+/// before its SQL is written (SPEC §5.2).
+pub fn new_template(version: &str) -> String {
+    format!("-- {version}: write the migration here; make it idempotent (IF NOT EXISTS).\n")
+}
+
+/// Whether `recorded` is the checksum of a migration that held no SQL when it was recorded:
+/// an empty file, or the file `new` created, untouched. (Recorded by an older sentry, or
+/// stamped.) Its SQL, written later, never ran.
+pub fn recorded_while_empty(version: &str, recorded: &str) -> bool {
+    recorded.eq_ignore_ascii_case(&checksum(b""))
+        || recorded.eq_ignore_ascii_case(&checksum(new_template(version).as_bytes()))
 }
 
 /// What a `*.sql` file name is.
@@ -387,6 +444,12 @@ fn classify(name: &str) -> Option<FileKind<'_>> {
     }
 }
 
+/// What is wrong with `version` as the version (file stem) of a migration, if anything: a
+/// tracking row whose version no migration file could have had was not written from one.
+pub fn version_problem(version: &str) -> Option<String> {
+    parse_stem(version).err()
+}
+
 /// Splits `<digits>_<name>` into (number, digit count, name), or says what is wrong.
 fn parse_stem(stem: &str) -> std::result::Result<(u64, usize, &str), String> {
     let width = stem.bytes().take_while(u8::is_ascii_digit).count();
@@ -415,19 +478,69 @@ fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Subdirectories are ignored, including through a symlink; a broken symlink is not a
-/// directory, so a `*.sql` one is reported as unreadable.
-fn is_directory(entry: &fs::DirEntry, path: &Path) -> bool {
-    match entry.file_type() {
-        Ok(t) if t.is_dir() => true,
-        Ok(t) if t.is_symlink() => fs::metadata(path).is_ok_and(|m| m.is_dir()),
-        _ => false,
+/// What kind of thing a non-regular `*.sql` entry is, for the message.
+fn file_type_name(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
     }
+}
+
+/// The problem of a `*.sql` entry that is not a regular file (through a symlink too), found
+/// with `stat` alone: such an entry is never opened. A broken symlink is left to the read,
+/// which reports it as unreadable.
+fn not_a_regular_file(path: &Path) -> Option<SetProblem> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return None;
+    }
+    Some(
+        SetProblem::file(
+            path,
+            format!(
+                "is {}, not a migration file: never read",
+                file_type_name(meta.file_type())
+            ),
+        )
+        .with_hint(
+            "every *.sql entry of the migrations folder must be a regular file; rename or \
+             remove this one",
+        ),
+    )
+}
+
+/// Reads a regular file, never blocking on a FIFO swapped in after discovery: the open does
+/// not wait for a writer (`O_NONBLOCK`), and the opened handle must be a regular file.
+fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(format!(
+            "it is {}",
+            file_type_name(meta.file_type())
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Reads a file once and returns its normalised content, or the problem naming it.
 fn read_normalized(path: &Path) -> std::result::Result<String, SetProblem> {
-    let bytes = fs::read(path).map_err(|e| {
+    let bytes = read_regular(path).map_err(|e| {
         SetProblem::file(path, format!("cannot read the file: {e}"))
             .with_hint("check the file's permissions")
     })?;
@@ -448,12 +561,27 @@ fn read_normalized(path: &Path) -> std::result::Result<String, SetProblem> {
     })
 }
 
+/// The `-- sentry:` directives of a migration.
+#[derive(Debug, Default)]
+struct Directives {
+    no_transaction: bool,
+    allow: Vec<String>,
+}
+
 /// Reads the `-- sentry:…` directives in the leading block of blank and `--` comment lines
 /// (before the first statement). Returns whether `no-transaction` is among them; an unknown
-/// directive is a problem, so a typo cannot silently run `CREATE INDEX CONCURRENTLY` inside a
-/// transaction. Directives later in the file are plain comments.
-fn leading_directives(sql: &str, path: &Path, problems: &mut Vec<SetProblem>) -> bool {
-    let mut no_transaction = false;
+/// directive or lint rule name is a problem (see [`directives`]). `rollback` reads a stored
+/// rollback's directives with it too (`path` is then the name reports give that SQL).
+pub fn leading_directives(sql: &str, path: &Path, problems: &mut Vec<SetProblem>) -> bool {
+    directives(sql, path, problems).no_transaction
+}
+
+/// The `-- sentry:…` directives of the leading block: `no-transaction`, and `allow RULE[,
+/// RULE]` (SPEC §5.5). An unknown directive or rule name is a problem, so a typo cannot
+/// silently run `CREATE INDEX CONCURRENTLY` inside a transaction or accept nothing. Directives
+/// later in the file are plain comments.
+fn directives(sql: &str, path: &Path, problems: &mut Vec<SetProblem>) -> Directives {
+    let mut found = Directives::default();
     for (i, line) in sql.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -467,17 +595,49 @@ fn leading_directives(sql: &str, path: &Path, problems: &mut Vec<SetProblem>) ->
         };
         let word = directive.split_whitespace().next().unwrap_or("");
         if word.eq_ignore_ascii_case("no-transaction") {
-            no_transaction = true;
+            found.no_transaction = true;
+        } else if word.eq_ignore_ascii_case("allow") {
+            let names: Vec<&str> = directive[word.len()..]
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if names.is_empty() {
+                problems.push(
+                    SetProblem::file(path, "`sentry:allow` names no rule")
+                        .at_line(i + 1)
+                        .with_hint(ALLOW_HINT),
+                );
+            }
+            for name in names {
+                if crate::lint::rules::is_known(name) {
+                    found.allow.push(name.to_string());
+                } else {
+                    problems.push(
+                        SetProblem::file(
+                            path,
+                            format!("unknown lint rule `{name}` in `sentry:allow`"),
+                        )
+                        .at_line(i + 1)
+                        .with_hint(ALLOW_HINT),
+                    );
+                }
+            }
         } else {
             problems.push(
                 SetProblem::file(path, format!("unknown directive `sentry:{word}`"))
                     .at_line(i + 1)
-                    .with_hint("the only directive is `-- sentry:no-transaction`"),
+                    .with_hint(
+                        "the directives are `-- sentry:no-transaction` and \
+                         `-- sentry:allow RULE[, RULE]`",
+                    ),
             );
         }
     }
-    no_transaction
+    found
 }
+
+const ALLOW_HINT: &str = "write `-- sentry:allow RULE[, RULE]` with squawk's rule names \
+     (e.g. changing-column-type) or syntax-error; docs/operations.md lists them";
 
 /// `" sentry : no-transaction"` → `Some("no-transaction")`: the text of a comment after
 /// `sentry` (any case) and a colon, spaces allowed around both.
@@ -515,6 +675,7 @@ fn folder_problem(dir: &Path, e: &io::Error) -> SetProblem {
     SetProblem {
         file: Some(dir.to_path_buf()),
         line: None,
+        column: None,
         message,
         hint: Some(hint.into()),
     }
@@ -697,7 +858,6 @@ mod tests {
         write(dir.path(), "notes.txt", b"x");
         write(dir.path(), ".0001_hidden.sql", b"x");
         write(dir.path(), "._0001_a.sql", b"\xff");
-        fs::create_dir(dir.path().join("archive.sql")).unwrap();
         fs::create_dir(dir.path().join("old")).unwrap();
         write(&dir.path().join("old"), "bad name.sql", b"x");
         write(dir.path(), "0001_a.sql", b"SELECT 1;");
@@ -738,6 +898,34 @@ mod tests {
         assert_eq!(ps.len(), 1);
         assert_eq!(ps[0].file.as_deref(), Some(&*dir.path().join("0001_a.sql")));
         assert!(ps[0].message.starts_with("cannot read the file"));
+    }
+
+    #[test]
+    fn sql_entries_that_are_not_regular_files_are_refused_unopened() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("0005_x.sql")).unwrap();
+        fs::create_dir(dir.path().join("archive.sql")).unwrap();
+        let fifo = dir.path().join("0006_y.sql");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink(dir.path().join("0005_x.sql"), dir.path().join("0007_z.sql"))
+            .unwrap();
+        write(dir.path(), "0001_a.sql", b"SELECT 1;");
+        // Returns at once: a FIFO opened for reading would wait for a writer forever.
+        let ps = problems_of(dir.path());
+        assert_eq!(ps.len(), 4, "{ps:#?}");
+        let text: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+        assert!(text[0].contains("0005_x.sql: is a directory"), "{text:?}");
+        assert!(text[1].contains("0006_y.sql: is a FIFO"), "{text:?}");
+        assert!(text[2].contains("0007_z.sql: is a directory"), "{text:?}");
+        assert!(text[3].contains("archive.sql: is a directory"), "{text:?}");
+        assert!(ps[0].hint.as_ref().unwrap().contains("regular file"));
+        // The same for a FIFO read directly (as a swap after discovery would be).
+        let err = read_normalized(&fifo).unwrap_err();
+        assert!(err.message.contains("FIFO"), "{err}");
     }
 
     #[test]
@@ -905,9 +1093,47 @@ mod tests {
     }
 
     #[test]
-    fn create_new_rejects_bad_names_and_invalid_folders() {
+    fn slugify_joins_words_with_underscores() {
+        assert_eq!(slugify("add visitor session"), "add_visitor_session");
+        assert_eq!(slugify("  Add  users' e-mail!  "), "Add_users_e-mail");
+        assert_eq!(slugify("a.b/c"), "a_b_c");
+        assert_eq!(slugify("add_users"), "add_users");
+        assert_eq!(slugify("café au lait"), "caf_au_lait");
+        assert_eq!(slugify("!?"), "");
+    }
+
+    #[test]
+    fn create_new_slugifies_and_refuses_a_used_or_empty_name() {
         let dir = tempfile::tempdir().unwrap();
-        for bad in ["", "add users", "a.b", "x/y", "é"] {
+        assert_eq!(
+            create_new(dir.path(), "add visitor session").unwrap(),
+            dir.path().join("0001_add_visitor_session.sql")
+        );
+        for taken in [
+            "add visitor session",
+            "add_visitor_session",
+            "Add Visitor Session",
+        ] {
+            let err = create_new(dir.path(), taken).unwrap_err();
+            assert!(matches!(err, Error::Usage(_)), "{taken:?}: {err:?}");
+            assert!(
+                err.to_string()
+                    .contains("a migration named add_visitor_session already exists"),
+                "{err}"
+            );
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Another name, and a name that merely contains the used one, are fine.
+        assert_eq!(
+            create_new(dir.path(), "add visitor session index").unwrap(),
+            dir.path().join("0002_add_visitor_session_index.sql")
+        );
+    }
+
+    #[test]
+    fn create_new_rejects_empty_names_and_invalid_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["", "  ", "!?", "é"] {
             let err = create_new(dir.path(), bad).unwrap_err();
             assert!(matches!(err, Error::Usage(_)), "{bad:?}: {err:?}");
         }

@@ -2,10 +2,22 @@
 //!
 //! Logs (markers, progress, warnings, errors) go to stderr through `log` and the formatter
 //! installed by [`init_logger`]; results (status table, JSON) go to stdout through a
-//! [`Redacting`] writer handed to the commands as `&mut dyn Write`. Both paths pass every line
-//! through [`redact::scrub`]. Colour only when stderr is a terminal and `NO_COLOR` is unset.
+//! [`Results`] writer handed to the commands as `&mut dyn Write`. Colour only when stderr is a
+//! terminal and `NO_COLOR` is unset.
+//!
+//! Secrets: nothing here searches the sentry's own words for a password — they are built
+//! without it ([`crate::redact`]). Records of other crates (the driver's, at `-vv`) are
+//! external text and are scrubbed.
+//!
+//! Escaping: a value from the database, a file or the environment is interpolated through
+//! [`esc`] (control characters, newlines included, shown as `\n`, `\u{1b}`…; tabs kept) or, when it is
+//! input echoed back in an error, through [`echo`] (also scrubbed and shortened with a
+//! count). As a backstop the formatter escapes every control character but newline and tab
+//! and indents every continuation line, so that only [`marker`] can start a line with `===`
+//! and only the formatter can start one with `[sentry]`.
 
-use std::io::{self, IsTerminal, Write};
+use std::borrow::Cow;
+use std::io::{self, BufWriter, IsTerminal, Write};
 
 use log::{Level, LevelFilter};
 
@@ -14,6 +26,15 @@ use crate::redact;
 
 /// The version printed in the starting marker.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The log target of marker lines: the formatter prints these, and only these, bare.
+pub const MARKER: &str = "migration_sentry::marker";
+
+/// How much of an input echoed in an error is shown.
+const ECHO_MAX_CHARS: usize = 200;
+
+/// How much of a server's or driver's message is shown.
+const EXTERNAL_MAX_CHARS: usize = 2000;
 
 /// Installs the stderr logger. `verbosity`: -1 quiet, 0 info, 1 `-v`, 2 `-vv`.
 /// `RUST_LOG`, when set, is applied on top.
@@ -41,7 +62,13 @@ pub fn init_logger(verbosity: i8) {
     }
     let colour = colour_enabled();
     builder.format(move |buf, record| {
-        let text = redact::scrub(&record.args().to_string());
+        let text = record.args().to_string();
+        // The sentry's own records are built without secrets; another crate's are not ours.
+        let text = if record.target().starts_with("migration_sentry") {
+            text
+        } else {
+            redact::scrub(&text)
+        };
         let line = format_line(record.level(), record.target(), &text, colour);
         writeln!(buf, "{line}")
     });
@@ -53,7 +80,8 @@ fn colour_enabled() -> bool {
     io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// One stderr line: markers (`=== … ===`) as they are, everything else behind `[sentry]`.
+/// One stderr record: markers (target [`MARKER`]) as they are, everything else behind
+/// `[sentry]`, confined to its own lines.
 fn format_line(level: Level, target: &str, text: &str, colour: bool) -> String {
     let paint = |code: &str, s: &str| {
         if colour {
@@ -62,18 +90,19 @@ fn format_line(level: Level, target: &str, text: &str, colour: bool) -> String {
             s.to_string()
         }
     };
-    if text.starts_with("===") {
+    if target == MARKER {
         let code = if text.contains("FAILED") {
             "1;31"
-        } else if text.contains("success") {
+        } else if text.ends_with(": success ===") {
             "1;32"
         } else {
             "1"
         };
         return paint(code, text);
     }
+    let text = confine(text);
     let body = if target.starts_with("migration_sentry") {
-        text.to_string()
+        text.into_owned()
     } else {
         format!("[{target}] {text}")
     };
@@ -92,14 +121,98 @@ fn format_line(level: Level, target: &str, text: &str, colour: bool) -> String {
     }
 }
 
-/// A section marker on stderr, e.g. `=== MIGRATION SENTRY: upgrade (verbose) ===`.
+/// Whether `c` would let a value start a new line, move the cursor, or change the terminal.
+/// (A tab does none of these, and SQL is full of them.)
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        c => out.push_str(&c.escape_unicode().to_string()),
+    }
+}
+
+/// A value from the database, a file or the environment, made safe to print inside a line:
+/// control characters (newline, carriage return, escape…) and Unicode line separators are
+/// shown escaped (`\n`, `\r`, `\u{1b}`), so the value can never start a line of its own.
+pub fn esc(value: &str) -> Cow<'_, str> {
+    if !value.chars().any(needs_escape) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` cut to `max` characters, with a count of what was left out.
+pub fn shorten(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => {
+            let more = text[cut..].chars().count();
+            Cow::Owned(format!("{}… ({more} more characters)", &text[..cut]))
+        }
+    }
+}
+
+/// Input echoed back in an error message (a malformed line, a bad value): scrubbed of
+/// secrets, escaped, and cut to 200 characters with a count.
+pub fn echo(input: &str) -> String {
+    esc(&shorten(&redact::scrub(input), ECHO_MAX_CHARS)).into_owned()
+}
+
+/// A server's or driver's message: scrubbed of secrets, escaped, cut to 2,000 characters.
+pub fn external(text: &str) -> String {
+    esc(&shorten(&redact::scrub(text), EXTERNAL_MAX_CHARS)).into_owned()
+}
+
+/// The formatter's backstop: control characters other than newline and tab escaped, and
+/// every line after the first indented, so that no part of a record can pass for a marker
+/// or for another record.
+fn confine(text: &str) -> Cow<'_, str> {
+    let clean = !text.chars().any(|c| needs_escape(c) && c != '\n')
+        && !text
+            .split('\n')
+            .skip(1)
+            .any(|l| l.starts_with(|c: char| !c.is_whitespace()));
+    if clean {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => {
+                out.push('\n');
+                if chars.peek().is_some_and(|n| !n.is_whitespace()) {
+                    out.push_str("  ");
+                }
+            }
+            c if needs_escape(c) => push_escaped(&mut out, c),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A section marker on stderr, e.g. `=== MIGRATION SENTRY: upgrade (verbose) ===`. `title`
+/// is always the sentry's own words.
 pub fn marker(title: &str) {
-    log::info!("=== MIGRATION SENTRY: {title} ===");
+    log::info!(target: MARKER, "=== MIGRATION SENTRY: {title} ===");
 }
 
 /// The first marker of a run.
 pub fn starting() {
-    log::info!("=== MIGRATION SENTRY {VERSION}: starting ===");
+    log::info!(target: MARKER, "=== MIGRATION SENTRY {VERSION}: starting ===");
 }
 
 /// The last line of a failing command, e.g. `=== MIGRATION SENTRY: FAILED (exit 7: migration
@@ -114,21 +227,37 @@ pub fn failed_line(kind: ExitKind) -> String {
 
 /// Logs [`failed_line`]: always printed, even with `-q`.
 pub fn failed(kind: ExitKind) {
-    log::error!("{}", failed_line(kind));
+    log::error!(target: MARKER, "{}", failed_line(kind));
 }
 
-/// A writer that scrubs every line before it reaches the inner writer (stdout).
-pub struct Redacting<W: Write> {
-    inner: W,
-    pending: Vec<u8>,
+/// The last line of a run ended by a signal: the process then ends by that signal, so the
+/// shell status is 128 + its number (130 for SIGINT, 143 for SIGTERM), not an exit code.
+pub fn failed_by_signal_line(sig: i32) -> String {
+    format!(
+        "=== MIGRATION SENTRY: FAILED ({}: {}, status {}) ===",
+        crate::interrupt::signal_name(sig),
+        ExitKind::Interrupted.meaning(),
+        128 + sig
+    )
+}
+
+/// Logs [`failed_by_signal_line`]: always printed, even with `-q`.
+pub fn failed_by_signal(sig: i32) {
+    log::error!(target: MARKER, "{}", failed_by_signal_line(sig));
+}
+
+/// stdout for results: buffered (a JSON document of 10,000 rows is written in a few large
+/// writes, not one per token), and it remembers whether anything was written. Nothing is
+/// rewritten on the way: the results are built without secrets.
+pub struct Results<W: Write> {
+    inner: BufWriter<W>,
     wrote: bool,
 }
 
-impl<W: Write> Redacting<W> {
+impl<W: Write> Results<W> {
     pub fn new(inner: W) -> Self {
-        Redacting {
-            inner,
-            pending: Vec::new(),
+        Results {
+            inner: BufWriter::with_capacity(64 * 1024, inner),
             wrote: false,
         }
     }
@@ -138,38 +267,21 @@ impl<W: Write> Redacting<W> {
     pub fn wrote_anything(&self) -> bool {
         self.wrote
     }
-
-    fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let text = String::from_utf8_lossy(bytes);
-        self.inner.write_all(redact::scrub(&text).as_bytes())
-    }
 }
 
-impl<W: Write> Write for Redacting<W> {
+impl<W: Write> Write for Results<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.wrote |= !buf.is_empty();
-        self.pending.extend_from_slice(buf);
-        // Scrub whole lines, so that a secret split across two writes is still seen whole.
-        if let Some(last_nl) = self.pending.iter().rposition(|&b| b == b'\n') {
-            let rest = self.pending.split_off(last_nl + 1);
-            let ready = std::mem::replace(&mut self.pending, rest);
-            self.emit(&ready)?;
-        }
-        Ok(buf.len())
+        self.inner.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.wrote |= !buf.is_empty();
+        self.inner.write_all(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if !self.pending.is_empty() {
-            let ready = std::mem::take(&mut self.pending);
-            self.emit(&ready)?;
-        }
         self.inner.flush()
-    }
-}
-
-impl<W: Write> Drop for Redacting<W> {
-    fn drop(&mut self) {
-        let _ = self.flush();
     }
 }
 
@@ -181,11 +293,27 @@ mod tests {
     fn markers_are_printed_as_they_are() {
         let l = format_line(
             Level::Info,
-            "migration_sentry::x",
+            MARKER,
             "=== MIGRATION SENTRY: success ===",
             false,
         );
         assert_eq!(l, "=== MIGRATION SENTRY: success ===");
+    }
+
+    #[test]
+    fn only_the_marker_target_prints_a_bare_line() {
+        // A value that looks like a marker, logged as an ordinary record, stays behind the
+        // prefix, and its continuation lines are indented.
+        let l = format_line(
+            Level::Info,
+            "migration_sentry::commands",
+            "=== MIGRATION SENTRY: success ===\n=== MIGRATION SENTRY: success ===",
+            false,
+        );
+        assert_eq!(
+            l,
+            "[sentry] === MIGRATION SENTRY: success ===\n  === MIGRATION SENTRY: success ==="
+        );
     }
 
     #[test]
@@ -210,6 +338,15 @@ mod tests {
     }
 
     #[test]
+    fn the_backstop_escapes_control_characters_and_indents_continuations() {
+        assert_eq!(
+            confine("a\r=== x\u{1b}[2K\n[sentry] forged\n    kept"),
+            "a\\r=== x\\u{1b}[2K\n  [sentry] forged\n    kept"
+        );
+        assert!(matches!(confine("plain\n  - indented"), Cow::Borrowed(_)));
+    }
+
+    #[test]
     fn colour_only_when_asked() {
         let l = format_line(Level::Error, "migration_sentry", "boom", true);
         assert!(l.contains("\x1b["));
@@ -217,14 +354,34 @@ mod tests {
     }
 
     #[test]
-    fn redacting_writer_scrubs_urls_split_across_writes() {
+    fn values_are_escaped_onto_one_line() {
+        assert_eq!(esc("0002_x"), "0002_x");
+        assert_eq!(
+            esc("note\n=== MIGRATION SENTRY: success ===\r\u{2028}"),
+            "note\\n=== MIGRATION SENTRY: success ===\\r\\u{2028}"
+        );
+    }
+
+    #[test]
+    fn long_echoes_are_shortened_with_a_count() {
+        let long = "x".repeat(10_000_000);
+        let e = echo(&long);
+        assert!(e.len() < 300, "{}", e.len());
+        assert!(e.ends_with("… (9999800 more characters)"), "{e}");
+        assert_eq!(echo("short"), "short");
+        assert_eq!(shorten("héllo", 2), "hé… (3 more characters)");
+    }
+
+    #[test]
+    fn results_remember_whether_anything_was_written() {
         let mut out = Vec::new();
         {
-            let mut w = Redacting::new(&mut out);
-            w.write_all(b"target: postgres://u:hunt").unwrap();
-            w.write_all(b"er2@h/db\nnext").unwrap();
+            let mut w = Results::new(&mut out);
+            assert!(!w.wrote_anything());
+            write!(w, "{}", serde_json::json!({"a": 1})).unwrap();
+            assert!(w.wrote_anything());
+            w.flush().unwrap();
         }
-        let s = String::from_utf8(out).unwrap();
-        assert_eq!(s, "target: postgres://u:****@h/db\nnext");
+        assert_eq!(out, b"{\"a\":1}");
     }
 }

@@ -165,6 +165,36 @@ impl Plan<'_> {
             }
         }
 
+        // A pending file with an applied row's content is that migration renamed: never apply
+        // it twice, whatever --allow-out-of-order says.
+        let applied_by_checksum: HashMap<String, &str> = self
+            .applied
+            .iter()
+            .map(|(r, _)| (r.checksum.to_ascii_lowercase(), r.version.as_str()))
+            .collect();
+        let mut renamed: HashSet<&str> = HashSet::new();
+        for m in &self.pending {
+            let Some(same) = applied_by_checksum.get(&m.checksum) else {
+                continue;
+            };
+            renamed.insert(m.version.as_str());
+            problems.push(
+                SetProblem::file(
+                    &m.path,
+                    format!(
+                        "renamed migration: {} is pending, but its content was already applied \
+                         as {same} (same checksum, recorded in {table}); applying it would run \
+                         it twice",
+                        m.version
+                    ),
+                )
+                .with_hint(format!(
+                    "rename the file back to {same}.sql; if the same SQL really must run again, \
+                     make the new file differ (a comment saying why is enough)"
+                )),
+            );
+        }
+
         if !allow_out_of_order && !self.out_of_order.is_empty() {
             let newest = self.current().unwrap_or_default();
             // A pending file reusing an applied number is most likely that migration renamed.
@@ -174,6 +204,9 @@ impl Plan<'_> {
                 .filter_map(|(r, _)| Some((version_number(&r.version)?, r.version.as_str())))
                 .collect();
             for m in &self.out_of_order {
+                if renamed.contains(m.version.as_str()) {
+                    continue;
+                }
                 let message = match applied_by_number.get(&m.number) {
                     Some(same) => format!(
                         "out-of-order migration: {} is pending but its number {} was already \
@@ -197,17 +230,40 @@ impl Plan<'_> {
         problems
     }
 
+    /// A folder without a single migration against a table with history: a build that
+    /// shipped without its migration files, not a squash (which ships a baseline). Exit 6.
+    pub fn empty_folder_problem(&self, dir: &Path, table: &str) -> Option<SetProblem> {
+        if self.files().next().is_some() || self.applied.is_empty() {
+            return None;
+        }
+        Some(
+            SetProblem::file(
+                dir,
+                format!(
+                    "the migrations folder has no migration at all, but {table} records {} \
+                     applied (newest: {}): was the build shipped without its migration files?",
+                    self.applied.len(),
+                    self.current().unwrap_or_default()
+                ),
+            )
+            .with_hint(
+                "point --migrations-dir (SENTRY_MIGRATIONS_DIR) at the folder holding this \
+                 database's migrations, and check that the build copies it",
+            ),
+        )
+    }
+
     /// The newest applied version.
     pub fn current(&self) -> Option<&str> {
         self.applied.last().map(|(r, _)| r.version.as_str())
     }
 
-    /// The newest file's version, or the newest applied version when there are no files.
+    /// The newest version known, from the files or the tracking table. An applied migration
+    /// whose file was removed is still part of the history, so `current` is never past `head`.
     pub fn head(&self) -> Option<&str> {
-        self.files()
-            .max_by(|a, b| (a.number, &a.version).cmp(&(b.number, &b.version)))
-            .map(|m| m.version.as_str())
-            .or_else(|| self.current())
+        let newest_file = self.files().map(|m| (m.number, m.version.as_str())).max();
+        let current = self.current().map(|v| (version_number(v).unwrap_or(0), v));
+        newest_file.into_iter().chain(current).max().map(|(_, v)| v)
     }
 
     /// Nothing pending, drifted or out of order. (Missing files are history, not a gap.)
@@ -254,6 +310,7 @@ mod tests {
             checksum: checksum(sql.as_bytes()),
             down_path: None,
             no_transaction: false,
+            allow: Vec::new(),
         }
     }
 
@@ -394,6 +451,18 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_file_missing_keeps_current_at_head() {
+        let files = files();
+        let applied: Vec<AppliedRow> = files.iter().map(row).collect();
+        // The newest applied migration's file was removed (a code rollback, a squash).
+        let p = plan(&applied, &files[..2]);
+        assert_eq!(p.missing.len(), 1);
+        assert_eq!(p.current(), Some("0010_c"));
+        assert_eq!(p.head(), Some("0010_c"));
+        assert!(p.pending.is_empty());
+    }
+
+    #[test]
     fn all_files_gone_head_falls_back_to_current() {
         let applied = vec![row_with("0001_a", "aa"), row_with("0002_b", "bb")];
         let p = plan(&applied, &[]);
@@ -448,6 +517,47 @@ mod tests {
         assert!(ps[0].message.contains("renamed"));
 
         assert_eq!(p.integrity_problems(false, false, "t").len(), 2);
+    }
+
+    #[test]
+    fn a_renamed_file_is_refused_even_out_of_order_allowed() {
+        let files = vec![
+            file("0001_a", "x"),
+            file("0003_c", "z"),
+            file("0004_b_renamed", "y"),
+        ];
+        let applied = vec![
+            row(&files[0]),
+            row_with("0002_b", &files[2].checksum.to_uppercase()),
+            row(&files[1]),
+        ];
+        let p = plan(&applied, &files);
+        assert_eq!(versions(p.pending.iter().copied()), ["0004_b_renamed"]);
+        for allow in [false, true] {
+            let ps = p.integrity_problems(allow, true, "t");
+            assert_eq!(ps.len(), 1, "{ps:#?}");
+            assert!(ps[0].message.starts_with("renamed migration"), "{}", ps[0]);
+            assert!(ps[0].hint.as_ref().unwrap().contains("0002_b.sql"));
+        }
+    }
+
+    #[test]
+    fn an_empty_folder_against_history_is_a_problem() {
+        let applied = vec![row_with("0001_a", "aa")];
+        let dir = Path::new("sql/migrations");
+        let p = plan(&applied, &[]);
+        let problem = p
+            .empty_folder_problem(dir, "public.schema_migrations")
+            .unwrap();
+        assert!(problem.message.contains("no migration at all"), "{problem}");
+        assert!(problem.message.contains("newest: 0001_a"), "{problem}");
+        assert!(plan(&[], &[]).empty_folder_problem(dir, "t").is_none());
+        let files = files();
+        assert!(
+            plan(&applied, &files)
+                .empty_folder_problem(dir, "t")
+                .is_none()
+        );
     }
 
     #[test]

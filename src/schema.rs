@@ -13,6 +13,7 @@ use postgres::types::{ToSql, Type};
 
 use crate::db::Traced;
 use crate::error::{Error, Result};
+use crate::output::echo;
 
 /// The schema a name defaults to when it is not qualified.
 pub const DEFAULT_SCHEMA: &str = "public";
@@ -126,11 +127,13 @@ pub fn parse(text: &str, source: &Path) -> Result<Vec<Requirement>> {
         match parse_line(raw) {
             Ok(Some(r)) => reqs.push(r),
             Ok(None) => {}
+            // The line is echoed (escaped, and shortened with a count: a 10 MB line must not
+            // become a 10 MB log line).
             Err(what) => problems.push(format!(
                 "{}:{}: {what}: {}",
                 source.display(),
                 n + 1,
-                raw.trim()
+                echo(raw.trim())
             )),
         }
     }
@@ -150,7 +153,7 @@ pub fn parse_require(spec: &str) -> Result<Requirement, String> {
     if spec.is_empty() {
         return Err(format!("invalid --require value: it is empty; {expected}"));
     }
-    parse_column(spec).map_err(|what| format!("invalid --require value '{spec}': {what}"))
+    parse_column(spec).map_err(|what| format!("invalid --require value '{}': {what}", echo(spec)))
 }
 
 /// One line of the file: `Ok(None)` for a blank or comment-only line.
@@ -196,7 +199,8 @@ fn parse_line(raw: &str) -> Result<Option<Requirement>, String> {
         }
         other => {
             return Err(format!(
-                "unknown requirement '{other}' (expected column, index, constraint or table)"
+                "unknown requirement '{}' (expected column, index, constraint or table)",
+                echo(other)
             ));
         }
     };
@@ -222,7 +226,10 @@ fn no_trailing(rest: &str, after: &str) -> Result<(), String> {
     if rest.trim().is_empty() {
         Ok(())
     } else {
-        Err(format!("unexpected '{}' after the {after}", rest.trim()))
+        Err(format!(
+            "unexpected '{}' after the {after}",
+            echo(rest.trim())
+        ))
     }
 }
 
@@ -313,13 +320,13 @@ fn parse_ident(s: &str) -> Result<(String, &str), String> {
             .unwrap_or(s.len());
         let word = &s[..end];
         let Some(first) = word.chars().next() else {
-            let what = s
-                .chars()
-                .next()
-                .map_or("nothing".to_string(), |c| format!("'{c}'"));
+            let what = s.chars().next().map_or("nothing".to_string(), |c| {
+                format!("'{}'", echo(&c.to_string()))
+            });
             return Err(format!("expected a name, found {what}"));
         };
         if !(first.is_alphabetic() || first == '_') {
+            let word = echo(word);
             return Err(format!(
                 "'{word}' is not a valid name (quote it: \"{word}\")"
             ));
@@ -330,7 +337,8 @@ fn parse_ident(s: &str) -> Result<(String, &str), String> {
     }
     if ident.len() > MAX_IDENT_BYTES {
         return Err(format!(
-            "name '{ident}' is longer than {MAX_IDENT_BYTES} bytes (PostgreSQL would truncate it)"
+            "name '{}' is longer than {MAX_IDENT_BYTES} bytes (PostgreSQL would truncate it)",
+            echo(&ident)
         ));
     }
     Ok((ident, rest))
@@ -367,17 +375,26 @@ fn parse_type_and_nullability(rest: &str) -> Result<(Option<String>, Option<bool
             '(' | '[' => depth += 1,
             ')' | ']' => depth -= 1,
             c if c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | ',' | '.') => {}
-            c => return Err(format!("unexpected '{c}' in the type '{ty}'")),
+            c => {
+                return Err(format!(
+                    "unexpected '{}' in the type '{}'",
+                    echo(&c.to_string()),
+                    echo(ty)
+                ));
+            }
         }
         if depth < 0 {
-            return Err(format!("unbalanced parentheses in the type '{ty}'"));
+            return Err(format!("unbalanced parentheses in the type '{}'", echo(ty)));
         }
     }
     if in_quotes {
-        return Err(format!("unterminated quoted name in the type '{ty}'"));
+        return Err(format!(
+            "unterminated quoted name in the type '{}'",
+            echo(ty)
+        ));
     }
     if depth != 0 {
-        return Err(format!("unbalanced parentheses in the type '{ty}'"));
+        return Err(format!("unbalanced parentheses in the type '{}'", echo(ty)));
     }
     Ok((Some(normalize_type(ty)), nullable))
 }
@@ -1196,8 +1213,12 @@ fn index_result(req: &Requirement, f: &IndexFound) -> CheckResult {
     let Requirement::Index { schema, name } = req else {
         unreachable!("index_result is only called for indexes")
     };
+    // A plain CREATE INDEX works in any migration; CONCURRENTLY does not run in a transaction,
+    // so suggesting it bare would lead straight to a refused migration.
     let create = format!(
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {}.<table> (<columns>);",
+        "CREATE INDEX IF NOT EXISTS {0} ON {1}.<table> (<columns>); (on a large table in use, \
+         CREATE INDEX CONCURRENTLY IF NOT EXISTS {0} … instead, in a migration of its own whose \
+         first line is -- sentry:no-transaction)",
         quote_ident(name),
         quote_ident(schema)
     );
@@ -1933,7 +1954,7 @@ table users
         assert_eq!(
             r.hint.as_deref(),
             Some(
-                "a migration should create it: CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_x ON public.<table> (<columns>);"
+                "a migration should create it: CREATE INDEX IF NOT EXISTS ix_x ON public.<table> (<columns>); (on a large table in use, CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_x … instead, in a migration of its own whose first line is -- sentry:no-transaction)"
             )
         );
         let r = index_result(

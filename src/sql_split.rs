@@ -165,6 +165,103 @@ pub fn split(input: &str) -> Result<Vec<Statement<'_>>, SplitError> {
     Ok(out)
 }
 
+/// One lexical token of a statement, for the offline rules that look at what a statement
+/// does (SPEC §5.2): comments are skipped, literals are opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token<'a> {
+    /// A bare word (keyword or identifier), as written.
+    Word(&'a str),
+    /// A double-quoted identifier, unquoted (`""` → `"`).
+    Quoted(String),
+    /// A string, dollar-quoted body or number.
+    Literal,
+    /// Any other single byte: punctuation and operator characters, `\`, `.`.
+    Punct(u8),
+}
+
+impl Token<'_> {
+    /// Whether this is the bare word `keyword` (any case).
+    pub fn is(&self, keyword: &str) -> bool {
+        matches!(self, Token::Word(w) if w.eq_ignore_ascii_case(keyword))
+    }
+
+    /// The identifier this token names, case-folded as the server does (bare words are
+    /// lowercased, quoted identifiers kept), or `None` for a non-identifier.
+    pub fn ident(&self) -> Option<String> {
+        match self {
+            Token::Word(w) => Some(w.to_ascii_lowercase()),
+            Token::Quoted(q) => Some(q.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The tokens of `sql` (one statement, or any text the splitter accepts), each with its byte
+/// offset in `sql`. An unterminated construct ends the list (the splitter reports it).
+pub fn tokens(sql: &str) -> Vec<(usize, Token<'_>)> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        if is_space(c) {
+            i += 1;
+            continue;
+        }
+        if c == b'-' && next == Some(b'-') {
+            i = memchr_from(bytes, i + 2, b'\n').unwrap_or(bytes.len());
+            continue;
+        }
+        if c == b'/' && next == Some(b'*') {
+            match skip_block_comment(sql, i) {
+                Ok(end) => i = end,
+                Err(_) => break,
+            }
+            continue;
+        }
+        let (token, end) = match c {
+            b'\'' => (Token::Literal, skip_quoted(sql, i, i + 1, b'\'', false)),
+            b'"' => match skip_quoted(sql, i, i + 1, b'"', false) {
+                Ok(end) => (
+                    Token::Quoted(sql[i + 1..end - 1].replace("\"\"", "\"")),
+                    Ok(end),
+                ),
+                Err(e) => (Token::Literal, Err(e)),
+            },
+            b'$' => match dollar_tag(bytes, i) {
+                Some(tag_end) => (Token::Literal, skip_dollar_quoted(sql, i, tag_end)),
+                None => (
+                    Token::Literal,
+                    Ok(scan_while(bytes, i + 1, |b| b.is_ascii_digit())),
+                ),
+            },
+            c if is_ident_start(c) => {
+                let word_end = scan_while(bytes, i + 1, is_ident_cont);
+                let word = &sql[i..word_end];
+                if word.eq_ignore_ascii_case("e") && bytes.get(word_end) == Some(&b'\'') {
+                    (
+                        Token::Literal,
+                        skip_quoted(sql, i, word_end + 1, b'\'', true),
+                    )
+                } else {
+                    (Token::Word(word), Ok(word_end))
+                }
+            }
+            c if c.is_ascii_digit() => {
+                (Token::Literal, Ok(scan_while(bytes, i + 1, is_ident_cont)))
+            }
+            c => (Token::Punct(c), Ok(i + 1)),
+        };
+        let Ok(end) = end else {
+            break;
+        };
+        out.push((i, token));
+        i = end;
+    }
+    out
+}
+
 /// Where the current statement stands.
 #[derive(Debug, Default)]
 struct StmtState {
@@ -668,6 +765,32 @@ CREATE INDEX IF NOT EXISTS ix_proposals_visitor ON proposals (visitor_session_id
         let st = split(input).unwrap();
         assert_eq!(st.len(), 2);
         assert_eq!((st[1].sql, st[1].line), ("SELECT 2", 3));
+    }
+
+    #[test]
+    fn tokens_skip_comments_and_keep_literals_opaque() {
+        let sql = "-- c\nALTER /* x */ TABLE \"My\"\"T\".col E'a\\'b' $$ x; $$ 12 \\set";
+        let t: Vec<Token<'_>> = tokens(sql).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(
+            t,
+            vec![
+                Token::Word("ALTER"),
+                Token::Word("TABLE"),
+                Token::Quoted("My\"T".into()),
+                Token::Punct(b'.'),
+                Token::Word("col"),
+                Token::Literal,
+                Token::Literal,
+                Token::Literal,
+                Token::Punct(b'\\'),
+                Token::Word("set"),
+            ]
+        );
+        assert!(t[0].is("alter"));
+        assert_eq!(t[2].ident().as_deref(), Some("My\"T"));
+        assert_eq!(t[4].ident().as_deref(), Some("col"));
+        let (at, _) = tokens(sql)[8].clone();
+        assert_eq!(&sql[at..], "\\set");
     }
 
     #[test]

@@ -1,13 +1,21 @@
-//! The tracking table (SPEC §5): its validated, quoted name; creating it; refusing a table of
-//! another shape (dbmate's, golang-migrate's, Rails'); reading and writing its rows.
+//! The tracking table (SPEC §5, §5.1): its validated, quoted name, resolved once to a
+//! schema-qualified one; creating it; refusing a table of another shape (dbmate's,
+//! golang-migrate's, Rails'); reading its rows — refusing corrupt ones — and writing them.
 //!
 //! The table name is the only identifier taken from the user. It is validated here and quoted
 //! once into [`Table::sql`]; every `format!` that builds SQL in this crate uses that field and
-//! nothing else. All values are bound as parameters.
+//! nothing else. All values are bound as parameters. After [`Table::resolve`] the name is
+//! always schema-qualified, so a migration that changes `search_path` can neither hide the
+//! table nor send history into another schema's table of the same name.
+//!
+//! Nothing here panics on what the database returns: every value is read with `try_get` as an
+//! `Option`, and a NULL where the contract says NOT NULL is a corrupt table (exit 6).
 
-use postgres::GenericClient;
+use std::collections::HashMap;
+
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::{ToSql, Type};
+use postgres::types::{FromSql, ToSql, Type};
+use postgres::{GenericClient, SimpleQueryRow};
 use sha2::{Digest, Sha256};
 
 use crate::db::Traced;
@@ -25,16 +33,31 @@ const COLUMNS: [(&str, &str); 7] = [
     ("note", "text"),
 ];
 
+/// How many corrupt rows a report names before summarising the rest.
+const MAX_NAMED_ROWS: usize = 20;
+
 /// A validated tracking-table name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
-    /// The schema, when the name was qualified.
+    /// The schema: as given in `--table`, or `current_schema()` once [`Table::resolve`]d.
     pub schema: Option<String>,
     pub name: String,
-    /// The quoted identifier for SQL: `"schema"."name"` or `"name"`.
+    /// The quoted identifier for SQL: `"schema"."name"` (or `"name"` before resolution).
     pub sql: String,
-    /// For messages: `schema.name`, or `name` as given (resolved through `search_path`).
+    /// For messages: `schema.name`, or `name` as given before resolution.
     pub qualified: String,
+    /// The schema was named in `--table` (so `create` creates it if absent).
+    pub explicit_schema: bool,
+    /// The table's columns as the run found them ([`columns`]): when set, [`insert`] only
+    /// writes a row while they are unchanged, so that a migration that changed the table in a
+    /// way the offline rules cannot see (dynamic SQL) is caught before it commits.
+    pub columns: Option<String>,
+}
+
+/// Quotes an identifier for SQL (`"` doubled). Only used on validated names and on the schema
+/// name the server itself returned.
+fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 impl Table {
@@ -43,9 +66,11 @@ impl Table {
     pub fn parse(text: &str) -> Result<Table> {
         let parts: Vec<&str> = text.split('.').collect();
         let bad = |why: &str| {
+            // Echoed input: a connection string pasted into the wrong variable is redacted.
             Error::env(format!(
-                "--table / SENTRY_TABLE {text:?} is not a valid table name: {why} (use NAME or \
-                 SCHEMA.NAME of letters, digits and _)"
+                "--table / SENTRY_TABLE \"{}\" is not a valid table name: {why} (use NAME or \
+                 SCHEMA.NAME of letters, digits and _)",
+                crate::output::echo(text)
             ))
         };
         if parts.len() > 2 {
@@ -66,22 +91,72 @@ impl Table {
             }
         }
         let lower: Vec<String> = parts.iter().map(|p| p.to_ascii_lowercase()).collect();
-        // Quoting a validated identifier: the one place identifiers enter SQL.
-        let quoted: Vec<String> = lower.iter().map(|p| format!("\"{p}\"")).collect();
         let (schema, name) = match lower.as_slice() {
             [s, n] => (Some(s.clone()), n.clone()),
             [n] => (None, n.clone()),
-            _ => unreachable!("checked above"),
+            _ => return Err(bad("too many dots")),
         };
-        Ok(Table {
-            qualified: match &schema {
-                Some(s) => format!("{s}.{name}"),
-                None => name.clone(),
-            },
+        Ok(Table::with(schema.clone(), name, schema.is_some()))
+    }
+
+    fn with(schema: Option<String>, name: String, explicit_schema: bool) -> Table {
+        // Quoting a validated identifier: the one place identifiers enter SQL.
+        let (sql, qualified) = match &schema {
+            Some(s) => (
+                format!("{}.{}", quote_ident(s), quote_ident(&name)),
+                format!("{s}.{name}"),
+            ),
+            None => (quote_ident(&name), name.clone()),
+        };
+        Table {
             schema,
             name,
-            sql: quoted.join("."),
-        })
+            sql,
+            qualified,
+            explicit_schema,
+            columns: None,
+        }
+    }
+
+    /// Right after connecting (SPEC §5.1): an unqualified name takes `current_schema()` at
+    /// this moment, and from then on the table is only ever named qualified.
+    pub fn resolve(&self, client: &mut impl GenericClient) -> Result<Table> {
+        if self.schema.is_some() {
+            return Ok(self.clone());
+        }
+        let rows = client
+            .traced(CURRENT_SCHEMA_SQL, &[])
+            .map_err(|e| Error::db("resolving the tracking table's schema", &e))?;
+        self.resolved_in(rows.first().and_then(|r| r.try_get(0).ok()).flatten())
+    }
+
+    /// [`Table::resolve`] given `current_schema()` as read (by [`CURRENT_SCHEMA_SQL`]).
+    pub fn resolved_in(&self, current_schema: Option<String>) -> Result<Table> {
+        if self.schema.is_some() {
+            return Ok(self.clone());
+        }
+        let Some(schema) = current_schema else {
+            return Err(Error::env(format!(
+                "the tracking table {} cannot be placed: the session has no current schema \
+                 (search_path names no existing schema); pass a qualified name such as \
+                 --table public.{}, or fix the role's search_path",
+                self.name, self.name
+            )));
+        };
+        Ok(Table::with(Some(schema), self.name.clone(), false))
+    }
+
+    /// An SQL expression for `to_regclass` naming this table as [`Table::resolve`] will: the
+    /// server's `current_schema()` for an unqualified name. So the table's shape can be read
+    /// in the same message as the schema that resolves it.
+    pub fn regclass_sql(&self) -> String {
+        match &self.schema {
+            Some(_) => literal(&self.sql),
+            None => format!(
+                "quote_ident(current_schema()) || '.' || {}",
+                literal(&quote_ident(&self.name))
+            ),
+        }
     }
 
     /// The default advisory lock key: the first 8 bytes of SHA-256 of the qualified name, so
@@ -94,13 +169,44 @@ impl Table {
         bytes.copy_from_slice(&digest[..8]);
         i64::from_be_bytes(bytes)
     }
+
+    /// Whether a reference in SQL (`schema.name` or a bare `name`, already case-folded as the
+    /// server would) can mean this table. A bare name matches whatever the search path is; a
+    /// qualified one must name our schema (`public` when the schema is not resolved yet).
+    pub fn is_named_by(&self, schema: Option<&str>, name: &str) -> bool {
+        name == self.name && schema.is_none_or(|s| s == self.schema.as_deref().unwrap_or("public"))
+    }
 }
+
+/// `current_schema()`, which resolves an unqualified name.
+pub const CURRENT_SCHEMA_SQL: &str = "SELECT current_schema()::text";
 
 /// What [`inspect`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     Absent,
     Ours,
+}
+
+/// The catalog query for the table's columns, as one statement without parameters (for a
+/// [`crate::db::batch`]). `regclass` is an SQL expression naming the table.
+pub fn shape_sql(regclass: &str) -> String {
+    format!(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+         FROM pg_attribute a \
+         WHERE a.attrelid = to_regclass({regclass}) AND a.attnum > 0 AND NOT a.attisdropped"
+    )
+}
+
+/// [`shape_sql`] for this table.
+pub fn shape_sql_of(table: &Table) -> String {
+    shape_sql(&table.regclass_sql())
+}
+
+/// A string literal for SQL: an `E''` literal means the same whatever
+/// `standard_conforming_strings` is.
+pub fn literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// Looks the table up (one round trip) and checks that it has our shape. A table of another
@@ -114,10 +220,23 @@ pub fn inspect(client: &mut impl GenericClient, table: &Table) -> Result<Shape> 
             &[(&table.sql as &(dyn ToSql + Sync), Type::TEXT)],
         )
         .map_err(|e| Error::db("inspecting the tracking table", &e))?;
-    if rows.is_empty() {
+    let found: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                text(r, 0).unwrap_or_default(),
+                text(r, 1).unwrap_or_default(),
+            )
+        })
+        .collect();
+    shape(table, &found)
+}
+
+/// [`inspect`]'s verdict on the columns found (name, type), however they were read.
+pub fn shape(table: &Table, found: &[(String, String)]) -> Result<Shape> {
+    if found.is_empty() {
         return Ok(Shape::Absent);
     }
-    let found: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut wrong = Vec::new();
     for (col, ty) in COLUMNS {
         match found.iter().find(|(c, _)| c == col) {
@@ -161,9 +280,12 @@ fn compatible(col: &str, found: &str, expected: &str) -> bool {
 /// Creates the table (and its schema) if absent.
 pub fn create(client: &mut impl GenericClient, table: &Table) -> Result<()> {
     let mut sql = String::new();
-    if let Some(schema) = &table.schema {
+    if let (Some(schema), true) = (&table.schema, table.explicit_schema) {
         // `schema` is a validated identifier (see Table::parse).
-        sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
+        sql.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n",
+            quote_ident(schema)
+        ));
     }
     // `table.sql` is the validated, quoted identifier.
     sql.push_str(&format!(
@@ -186,32 +308,198 @@ pub fn create(client: &mut impl GenericClient, table: &Table) -> Result<()> {
     })
 }
 
-/// Reads every row (one round trip).
+/// A column value, or `None` for NULL or a value of an unexpected type: never a panic.
+fn value<'a, T: FromSql<'a>>(row: &'a postgres::Row, i: usize) -> Option<T> {
+    row.try_get::<_, Option<T>>(i).ok().flatten()
+}
+
+fn text(row: &postgres::Row, i: usize) -> Option<String> {
+    value(row, i)
+}
+
+/// Reads every row (one round trip). A row with a NULL where the contract says NOT NULL, a
+/// version recorded twice, or a version with surrounding whitespace makes the table corrupt:
+/// exit 6, naming every such row, rather than a crash or a migration applied twice.
 pub fn load(client: &mut impl GenericClient, table: &Table) -> Result<Vec<AppliedRow>> {
-    // `table.sql` is the validated, quoted identifier.
-    let sql = format!(
-        "SELECT version::text, \
-         to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-         execution_time_ms::int8, checksum::text, stamped, note \
-         FROM {}",
-        table.sql
-    );
     let context = |e: postgres::Error| Error::db("reading the tracking table", &e);
     // Streamed: with thousands of applied migrations, holding every decoded row next to its
     // AppliedRow would double the peak memory of a no-op run.
-    let mut rows = client.traced_rows(&sql, &[]).map_err(context)?;
-    let mut applied = Vec::new();
+    let mut rows = client.traced_rows(&rows_sql(table), &[]).map_err(context)?;
+    let mut check = RowCheck::default();
     while let Some(r) = rows.next().map_err(context)? {
-        applied.push(AppliedRow {
-            version: r.get(0),
-            applied_at: r.get(1),
-            execution_time_ms: r.get(2),
-            checksum: r.get(3),
-            stamped: r.get(4),
-            note: r.get(5),
+        check.push(RawRow {
+            ctid: text(&r, 0).unwrap_or_default(),
+            version: text(&r, 1),
+            applied_at: text(&r, 2),
+            execution_time_ms: value::<i64>(&r, 3),
+            checksum: text(&r, 4),
+            stamped: value::<bool>(&r, 5),
+            note: text(&r, 6),
         });
     }
-    Ok(applied)
+    check.finish(table)
+}
+
+/// The query for every row, as one statement without parameters (for a [`crate::db::batch`],
+/// whose rows [`load_text`] reads).
+pub fn rows_sql(table: &Table) -> String {
+    // `table.sql` is the validated, quoted identifier. `ctid` names a row whose version is
+    // NULL or duplicated, the only handle such a row has. `to_char` of ±infinity is NULL,
+    // hence the fallback: an odd timestamp is not a corrupt row.
+    format!(
+        "SELECT ctid::text, version::text, \
+         coalesce(to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+         applied_at::text), \
+         execution_time_ms::int8, checksum::text, stamped, note \
+         FROM {}",
+        table.sql
+    )
+}
+
+/// [`load`] from the rows of [`rows_sql`] read in text form (the simple protocol): the same
+/// checks, the same result.
+pub fn load_text(rows: Vec<SimpleQueryRow>, table: &Table) -> Result<Vec<AppliedRow>> {
+    let mut check = RowCheck::default();
+    for r in rows {
+        let col = |i: usize| r.get(i).map(str::to_string);
+        check.push(RawRow {
+            ctid: col(0).unwrap_or_default(),
+            version: col(1),
+            applied_at: col(2),
+            // A value that does not parse counts as missing, like a NULL: never a panic.
+            execution_time_ms: r.get(3).and_then(|v| v.parse().ok()),
+            checksum: col(4),
+            stamped: match r.get(5) {
+                Some("t") => Some(true),
+                Some("f") => Some(false),
+                _ => None,
+            },
+            note: col(6),
+        });
+    }
+    check.finish(table)
+}
+
+/// One row as read, before its checks.
+struct RawRow {
+    ctid: String,
+    version: Option<String>,
+    applied_at: Option<String>,
+    execution_time_ms: Option<i64>,
+    checksum: Option<String>,
+    stamped: Option<bool>,
+    note: Option<String>,
+}
+
+/// The checks of SPEC §5.1 over the rows as they come: NULLs where the contract says NOT
+/// NULL, a version with surrounding whitespace, a version recorded twice.
+#[derive(Default)]
+struct RowCheck {
+    applied: Vec<AppliedRow>,
+    corrupt: Vec<String>,
+}
+
+impl RowCheck {
+    fn push(&mut self, r: RawRow) {
+        let RawRow {
+            ctid,
+            version,
+            applied_at,
+            execution_time_ms,
+            checksum,
+            stamped,
+            note,
+        } = r;
+        let name = match &version {
+            Some(v) => format!("row {v:?} (ctid {ctid})"),
+            None => format!("row at ctid {ctid}"),
+        };
+        let nulls: Vec<&str> = [
+            ("version", version.is_none()),
+            ("applied_at", applied_at.is_none()),
+            ("execution_time_ms", execution_time_ms.is_none()),
+            ("checksum", checksum.is_none()),
+            ("stamped", stamped.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(c, null)| null.then_some(c))
+        .collect();
+        if !nulls.is_empty() {
+            self.corrupt
+                .push(format!("{name}: NULL in {}", nulls.join(", ")));
+            return;
+        }
+        let (
+            Some(version),
+            Some(applied_at),
+            Some(execution_time_ms),
+            Some(checksum),
+            Some(stamped),
+        ) = (version, applied_at, execution_time_ms, checksum, stamped)
+        else {
+            return;
+        };
+        if version.trim() != version || version.is_empty() {
+            self.corrupt.push(format!(
+                "{name}: the version has surrounding whitespace or is empty, so it matches \
+                 no file (the migration would be applied again)"
+            ));
+            return;
+        }
+        self.applied.push(AppliedRow {
+            version,
+            applied_at,
+            execution_time_ms,
+            checksum,
+            stamped,
+            note,
+        });
+    }
+
+    fn finish(self, table: &Table) -> Result<Vec<AppliedRow>> {
+        let RowCheck {
+            applied,
+            mut corrupt,
+        } = self;
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for row in &applied {
+            *seen.entry(row.version.as_str()).or_default() += 1;
+        }
+        let mut duplicates: Vec<(&str, usize)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+        duplicates.sort();
+        for (version, n) in duplicates {
+            corrupt.push(format!(
+                "row {version:?}: recorded {n} times (the table's primary key is gone)"
+            ));
+        }
+        if corrupt.is_empty() {
+            return Ok(applied);
+        }
+        Err(corrupt_table(table, corrupt))
+    }
+}
+
+fn corrupt_table(table: &Table, mut rows: Vec<String>) -> Error {
+    let total = rows.len();
+    if total > MAX_NAMED_ROWS {
+        rows.truncate(MAX_NAMED_ROWS);
+        rows.push(format!("… and {} more", total - MAX_NAMED_ROWS));
+    }
+    Error::set(
+        SetProblem::general(format!(
+            "the tracking table {} is corrupt ({total} bad row{}):\n  {}",
+            table.qualified,
+            if total == 1 { "" } else { "s" },
+            rows.join("\n  ")
+        ))
+        .with_hint(format!(
+            "it was edited outside migration-sentry. Nothing was applied. Fix those rows by hand \
+             (SELECT ctid, * FROM {} to see them; give every migration exactly one row, with \
+             its version exactly as its file stem) or restore the table from a backup, then run \
+             again",
+            table.qualified
+        )),
+    )
 }
 
 /// A row to insert.
@@ -225,15 +513,44 @@ pub struct NewRow<'a> {
     pub note: Option<&'a str>,
 }
 
-/// Inserts one row (one round trip; typed, so no separate prepare).
+/// The server-side description of the table's columns that [`Table::columns`] holds: every
+/// column's name, type and nullability, in order. `param` is the placeholder (`$1`) of the
+/// table's quoted name.
+fn columns_sql(param: &str) -> String {
+    format!(
+        "SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
+         || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY a.attnum) \
+         FROM pg_attribute a WHERE a.attrelid = to_regclass({param}) AND a.attnum > 0 \
+         AND NOT a.attisdropped"
+    )
+}
+
+/// The table as it is now, with [`Table::columns`] read from the server (one round trip).
+pub fn with_columns(client: &mut impl GenericClient, table: &Table) -> Result<Table> {
+    let rows = client
+        .traced(
+            &columns_sql("$1"),
+            &[(&table.sql as &(dyn ToSql + Sync), Type::TEXT)],
+        )
+        .map_err(|e| Error::db("reading the tracking table's columns", &e))?;
+    Ok(Table {
+        columns: rows.first().and_then(|r| text(r, 0)),
+        ..table.clone()
+    })
+}
+
+/// Inserts one row (one round trip; typed, so no separate prepare). With [`Table::columns`]
+/// set, the row is only written while the columns are unchanged; otherwise a migration of this
+/// run changed the sentry's table, and that is exit 6 (its transaction is rolled back).
 pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) -> Result<()> {
     // `table.sql` is the validated, quoted identifier.
     let sql = format!(
         "INSERT INTO {} (version, execution_time_ms, checksum, rollback_sql, stamped, note) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        table.sql
+         SELECT $1, $2, $3, $4, $5, $6 WHERE $7::text IS NULL OR ({}) = $7 RETURNING 1",
+        table.sql,
+        columns_sql("$8")
     );
-    client
+    let inserted = client
         .traced(
             &sql,
             &[
@@ -243,6 +560,8 @@ pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) 
                 (&row.rollback_sql, Type::TEXT),
                 (&row.stamped, Type::BOOL),
                 (&row.note, Type::TEXT),
+                (&table.columns, Type::TEXT),
+                (&table.sql, Type::TEXT),
             ],
         )
         .map_err(|e| {
@@ -251,7 +570,70 @@ pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) 
                 &e,
             )
         })?;
+    if inserted.is_empty() {
+        return Err(Error::set(
+            SetProblem::general(format!(
+                "{} changed the tracking table {}, which belongs to migration-sentry (its \
+                 columns were: {}): its row was not written, and a transactional migration is \
+                 rolled back with it",
+                row.version,
+                table.qualified,
+                table.columns.as_deref().unwrap_or_default()
+            ))
+            .with_hint(
+                "the migration alters a table of the same name through SQL the offline check \
+                 cannot see (dynamic SQL in a DO block or function?): give the sentry a table \
+                 of its own with --table (SENTRY_TABLE), e.g. --table sentry_migrations",
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// A row as `rollback` reads it: NULLs are kept visible (as `None`) so that a damaged table is
+/// reported, not trusted. `rollback_sql` is the migration's `.down.sql` as it was when the
+/// migration was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackRow {
+    pub version: Option<String>,
+    pub stamped: Option<bool>,
+    pub rollback_sql: Option<String>,
+}
+
+/// Reads every row with its stored rollback SQL (one round trip).
+pub fn load_rollbacks(client: &mut impl GenericClient, table: &Table) -> Result<Vec<RollbackRow>> {
+    // `table.sql` is the validated, quoted identifier.
+    let sql = format!(
+        "SELECT version::text, stamped, rollback_sql FROM {}",
+        table.sql
+    );
+    let context = |e: postgres::Error| Error::db("reading the tracking table", &e);
+    let mut rows = client.traced_rows(&sql, &[]).map_err(context)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(context)? {
+        // `value`: never a panic, whatever the column's type has become.
+        out.push(RollbackRow {
+            version: value(&r, 0),
+            stamped: value(&r, 1),
+            rollback_sql: value(&r, 2),
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes the row of `version`; returns how many rows went (0 if it was not there).
+pub fn delete(client: &mut impl GenericClient, table: &Table, version: &str) -> Result<u64> {
+    // `table.sql` is the validated, quoted identifier.
+    let sql = format!("DELETE FROM {} WHERE version = $1 RETURNING 1", table.sql);
+    let rows = client
+        .traced(&sql, &[(&version as &(dyn ToSql + Sync), Type::VARCHAR)])
+        .map_err(|e| {
+            Error::db(
+                format!("deleting the row of {version} from {}", table.qualified),
+                &e,
+            )
+        })?;
+    Ok(rows.len() as u64)
 }
 
 /// `repair`: stores a new checksum for an applied migration and appends to its note.
@@ -292,6 +674,15 @@ mod tests {
         let t = Table::parse("Ops.Sentry_Migrations").unwrap();
         assert_eq!(t.sql, "\"ops\".\"sentry_migrations\"");
         assert_eq!(t.schema.as_deref(), Some("ops"));
+        assert!(t.explicit_schema);
+        assert!(t.is_named_by(None, "sentry_migrations"));
+        assert!(t.is_named_by(Some("ops"), "sentry_migrations"));
+        assert!(!t.is_named_by(Some("public"), "sentry_migrations"));
+        let t = Table::parse("schema_migrations").unwrap();
+        assert!(t.is_named_by(Some("public"), "schema_migrations"));
+        assert!(!t.is_named_by(Some("other"), "schema_migrations"));
+        let resolved = Table::with(Some("we\"ird".into()), "t".into(), false);
+        assert_eq!(resolved.sql, "\"we\"\"ird\".\"t\"");
     }
 
     #[test]

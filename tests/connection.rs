@@ -43,7 +43,6 @@ fn check_env_lists_every_malformed_url_problem_with_exit_3() {
         ("postgres://app:Secr3tPw@/x", "no host"),
         ("postgres://app:Secr3tPw@db", "no database"),
         ("postgres://app:Secr3tPw@db/", "no database"),
-        ("postgres://:Secr3tPw@db/x", "no user"),
         (
             "postgres://app:Secr3tPw@db/x?sslmode=sometimes",
             "unknown sslmode",
@@ -454,17 +453,17 @@ fn wait_retries_until_a_late_server_listens() {
     let port = late.port();
     let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
     let dir = tempfile::tempdir().unwrap();
-    let child = sentry()
-        .current_dir(dir.path())
-        .env("DATABASE_URL", &url)
-        .args(["ping", "--wait", "60s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = common::spawn_group(
+        sentry()
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &url)
+            .args(["ping", "--wait", "60s"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
     thread::sleep(Duration::from_secs(3));
     late.start();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("database not ready"), "{stderr}");
@@ -603,4 +602,415 @@ fn random_passwords_never_reach_any_output() {
             }
         }
     }
+}
+
+/// Output with the run-to-run noise taken out: durations (`12 ms`, `"duration_ms":12`).
+/// Nothing else is touched, so a password leaking anywhere still shows.
+fn without_timings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            let rest: String = std::iter::once(c).chain(chars.clone().take(2)).collect();
+            let json_ms = out.ends_with("_ms\":");
+            if rest == " ms" || json_ms {
+                out.push('N');
+            } else {
+                out.push_str(&digits);
+            }
+            digits.clear();
+        }
+        out.push(c);
+    }
+    if !digits.is_empty() {
+        out.push_str(if out.ends_with("_ms\":") {
+            "N"
+        } else {
+            &digits
+        });
+    }
+    out
+}
+
+/// Writes `files` (name, SQL) into `dir/name` and returns the folder.
+fn folder(dir: &std::path::Path, name: &str, files: &[(&str, &str)]) -> String {
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).unwrap();
+    for (file, sql) in files {
+        std::fs::write(path.join(file), sql).unwrap();
+    }
+    path.to_string_lossy().into_owned()
+}
+
+/// Passwords drawn from the words the sentry prints itself — markers, JSON literals, the
+/// scheme, the user and database names, port digits, a one-character password — give the
+/// same output, byte for byte (timings aside), as a random password does, in every format and
+/// on success and failure paths: nothing is rewritten, and since the random password never
+/// appears, neither does the word (its every appearance is one the random run has too).
+#[test]
+fn a_password_that_is_a_word_of_the_output_changes_nothing() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("seed {seed}");
+    let mut rng = Rng(seed);
+    let c = cluster();
+    let role = c.create_role("initial-pw-111");
+    let db = c.create_db();
+    // The role owns the database, so it owns schema public (PostgreSQL 15) and can migrate.
+    db.execute(&format!("ALTER DATABASE {} OWNER TO {role}", db.name));
+    let dir = tempfile::tempdir().unwrap();
+    let init = [
+        (
+            "0001_init.sql",
+            "CREATE TABLE t1 (id int PRIMARY KEY, flag boolean NOT NULL, note text);\n",
+        ),
+        (
+            "0002_seed.sql",
+            "INSERT INTO t1 VALUES (1, true, 'app'), (2, false, NULL);\n",
+        ),
+    ];
+    let good = folder(
+        dir.path(),
+        "good",
+        &[
+            init[0],
+            init[1],
+            ("0003_next.sql", "CREATE TABLE t2 (id int);\n"),
+        ],
+    );
+    let bad = folder(
+        dir.path(),
+        "bad",
+        &[init[0], init[1], ("0003_boom.sql", "SELECT 1/0;\n")],
+    );
+    let applied = folder(dir.path(), "applied", &init);
+    std::fs::create_dir_all(dir.path().join("sql")).unwrap();
+    std::fs::write(
+        dir.path().join("sql/required_schema.txt"),
+        "table public.t1\ncolumn public.t1.flag boolean not null\n",
+    )
+    .unwrap();
+    let url = |pw: &str| db.url_with(&role, Some(pw), "127.0.0.1", "sslmode=disable");
+    let run_with = |pw_in_url: &str, args: &[&str]| {
+        run(sentry()
+            .current_dir(dir.path())
+            .env("DATABASE_URL", url(pw_in_url))
+            .args(args))
+    };
+    // Two migrations applied, with a random password.
+    let baseline_pw = random_password(&mut rng);
+    c.set_password(&role, &baseline_pw);
+    run_with(&baseline_pw, &["upgrade", "--migrations-dir", &applied]).assert_code(0);
+
+    // (arguments, expected exit code, whether stdout is JSON, whether the URL's password is
+    // the role's)
+    let scenarios: Vec<(Vec<&str>, i32, bool, bool)> = vec![
+        (vec!["check-env"], 0, false, true),
+        (vec!["ping", "--format", "json"], 0, true, true),
+        (vec!["status", "--migrations-dir", &good], 9, false, true),
+        (
+            vec!["status", "--migrations-dir", &good, "--format", "json"],
+            9,
+            true,
+            true,
+        ),
+        (
+            vec!["run", "--dry-run", "--migrations-dir", &good],
+            0,
+            false,
+            true,
+        ),
+        (
+            vec!["verify", "--require", "public.t1.missing_col"],
+            8,
+            false,
+            true,
+        ),
+        (
+            vec!["run", "--format", "json", "--migrations-dir", &bad],
+            7,
+            true,
+            true,
+        ),
+        (vec!["ping"], 4, false, false),
+    ];
+    let outputs = |pw: &str| -> Vec<(String, String)> {
+        scenarios
+            .iter()
+            .map(|(args, code, json, right)| {
+                let in_url = if *right {
+                    pw.to_string()
+                } else {
+                    format!("{pw}-not-it")
+                };
+                let out = run_with(&in_url, args);
+                assert_eq!(out.code, *code, "password {pw:?}, {args:?}:\n{}", out.all());
+                if *json {
+                    let parsed = serde_json::from_str::<serde_json::Value>(out.stdout.trim());
+                    assert!(
+                        parsed.is_ok(),
+                        "password {pw:?}, {args:?}: stdout is not JSON:\n{}",
+                        out.stdout
+                    );
+                }
+                (without_timings(&out.stdout), without_timings(&out.stderr))
+            })
+            .collect()
+    };
+    let baseline = outputs(&baseline_pw);
+    for (stdout, stderr) in &baseline {
+        let all = format!("{stdout}{stderr}");
+        for form in [
+            baseline_pw.clone(),
+            encode(&baseline_pw),
+            encode(&baseline_pw).to_lowercase(),
+            url::form_urlencoded::byte_serialize(baseline_pw.as_bytes()).collect::<String>(),
+            kv_quote(&baseline_pw),
+        ] {
+            assert!(!all.contains(&form), "seed {seed}: {form:?} in\n{all}");
+        }
+    }
+    let port = db.port.to_string();
+    let words: Vec<String> = [
+        "MIGRATION",
+        "SENTRY",
+        "MIGRATION SENTRY",
+        "===",
+        "starting",
+        "upgrade",
+        "verbose",
+        "verifying",
+        "required",
+        "schema",
+        "success",
+        "FAILED",
+        "exit",
+        "migration failed",
+        "sentry",
+        "[sentry]",
+        "OK",
+        "DB",
+        "redacted",
+        "env",
+        "ERROR",
+        "true",
+        "false",
+        "null",
+        "public",
+        "postgresql",
+        "postgres",
+        "app",
+        "applied",
+        "pending",
+        "ms",
+        "127.0.0.1",
+        "sslmode",
+        "disable",
+        "database",
+        "version",
+        "0001_init",
+        "1",
+        ":",
+        "@",
+        "/",
+        "****",
+    ]
+    .iter()
+    .map(|w| w.to_string())
+    .chain([
+        role.clone(),
+        db.name.clone(),
+        port.clone(),
+        port[..1].to_string(),
+        port[port.len() - 2..].to_string(),
+    ])
+    .collect();
+    for word in &words {
+        c.set_password(&role, word);
+        let got = outputs(word);
+        for (i, ((out, err), (want_out, want_err))) in got.iter().zip(&baseline).enumerate() {
+            assert_eq!(
+                (out, err),
+                (want_out, want_err),
+                "seed {seed}: password {word:?} changed the output of {:?}",
+                scenarios[i].0
+            );
+        }
+    }
+}
+
+/// The binary with `DATABASE_URL` and the libpq variables given, and `HOME` an empty temp dir
+/// (so no real `~/.pgpass` is read) unless `home` is given.
+fn with_libpq_env(
+    url: &str,
+    vars: &[(&str, &str)],
+    home: Option<&std::path::Path>,
+    args: &[&str],
+) -> common::Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = sentry();
+    cmd.current_dir(dir.path())
+        .env("DATABASE_URL", url)
+        .env("HOME", home.unwrap_or(dir.path()))
+        .args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// Writes a password file with `mode` and returns its path.
+fn password_file(dir: &std::path::Path, name: &str, text: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn pgpassword_supplies_a_missing_password() {
+    let db = cluster().create_db();
+    let pw = db.cluster.password("app");
+    let url = db.url_with("app", None, "127.0.0.1", "sslmode=disable");
+    let out = with_libpq_env(&url, &[("PGPASSWORD", &pw)], None, &["ping"]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("[sentry] password from PGPASSWORD"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains(&pw));
+    // A password in the URL wins, and then no source is named.
+    let out = with_libpq_env(&db.url(), &[("PGPASSWORD", "wrong")], None, &["ping"]);
+    out.assert_code(0);
+    assert!(!out.stderr.contains("PGPASSWORD"), "{}", out.stderr);
+}
+
+#[test]
+fn pgpassfile_supplies_a_missing_password() {
+    let db = cluster().create_db();
+    let pw = db.cluster.password("app");
+    let files = tempfile::tempdir().unwrap();
+    let file = password_file(
+        files.path(),
+        "passwords",
+        &format!(
+            "# deploy credentials\nother-host:*:*:*:nope\n127.0.0.1:{}:{}:app:{pw}\n",
+            db.port, db.name
+        ),
+        0o600,
+    );
+    let url = db.url_with("app", None, "127.0.0.1", "sslmode=disable");
+    let out = with_libpq_env(
+        &url,
+        &[("PGPASSFILE", &file.to_string_lossy())],
+        None,
+        &["ping"],
+    );
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains(&format!(
+            "[sentry] password from the password file {} (line 3)",
+            file.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains(&pw));
+}
+
+#[test]
+fn home_pgpass_supplies_a_missing_password_and_is_ignored_when_others_can_read_it() {
+    let db = cluster().create_db();
+    let pw = db.cluster.password("app");
+    let home = tempfile::tempdir().unwrap();
+    let line = format!("*:{}:*:app:{pw}\n", db.port);
+    let file = password_file(home.path(), ".pgpass", &line, 0o600);
+    let url = db.url_with("app", None, "127.0.0.1", "sslmode=disable");
+    let out = with_libpq_env(&url, &[], Some(home.path()), &["ping"]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains(&format!(
+            "password from the password file {} (line 1)",
+            file.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // Group-readable: libpq ignores it with a warning, and so does the sentry; the server
+    // then asks for a password that nothing supplied, and the error says why.
+    password_file(home.path(), ".pgpass", &line, 0o640);
+    let out = with_libpq_env(&url, &[], Some(home.path()), &["ping"]);
+    out.assert_code(4);
+    assert!(
+        out.stderr.contains("WARNING: password file")
+            && out.stderr.contains("group or world access"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("PGPASSWORD is not set, and the password file"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains(&pw));
+}
+
+#[test]
+fn pguser_then_the_os_user_supply_a_missing_user_name() {
+    let db = cluster().create_db();
+    let pw = db.cluster.password("app");
+    let url = format!(
+        "postgresql://127.0.0.1:{}/{}?sslmode=disable",
+        db.port, db.name
+    );
+    let out = with_libpq_env(
+        &url,
+        &[("PGUSER", "app"), ("PGPASSWORD", &pw)],
+        None,
+        &["ping"],
+    );
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("[sentry] user app from PGUSER; password from PGPASSWORD"),
+        "{}",
+        out.stderr
+    );
+    // No PGUSER: the operating system's user name, as libpq does (no such role here).
+    let os_user = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let os_user = os_user.trim();
+    let out = with_libpq_env(&url, &[("PGPASSWORD", "Os-User-Pw-2")], None, &["ping"]);
+    out.assert_code(4);
+    assert!(
+        out.stderr.contains(&format!(
+            "[sentry] user {os_user} from the operating system"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("authentication failed for user \"{os_user}\"")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains("Os-User-Pw-2"));
 }

@@ -11,10 +11,13 @@ mod common;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Cluster, ClusterOptions, Outcome, TestDb, cluster, run, sentry, wait_until};
+use common::{
+    Cluster, ClusterOptions, GroupChild, Outcome, TestDb, cluster, run, sentry, spawn_group,
+    wait_until,
+};
 use sha2::{Digest, Sha256};
 
 const FAILED_7: &str = "=== MIGRATION SENTRY: FAILED (exit 7: migration failed) ===";
@@ -121,17 +124,15 @@ fn assert_contains(out: &Outcome, needle: &str) {
     );
 }
 
-/// Spawns the sentry with stderr going to a file, so that a test can poll what it printed.
-fn spawn_logged(mut cmd: std::process::Command, log: &Path) -> Child {
+/// Spawns the sentry with stderr going to a file, so that a test can poll what it printed. It
+/// is killed if the test fails before waiting for it.
+fn spawn_logged(mut cmd: std::process::Command, log: &Path) -> GroupChild {
     let file = fs::File::create(log).unwrap();
-    cmd.stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .expect("spawn the sentry")
+    spawn_group(cmd.stdout(Stdio::null()).stderr(file))
 }
 
-fn wait_child(child: &mut Child, log: &Path) -> (i32, String) {
-    let status = child.wait().unwrap();
+fn wait_child(child: &mut GroupChild, log: &Path) -> (i32, String) {
+    let status = child.wait();
     let mut text = String::new();
     fs::File::open(log)
         .unwrap()
@@ -390,15 +391,15 @@ fn eight_concurrent_sentries_apply_each_migration_once() {
     f.write("0005_five.sql", "INSERT INTO hits VALUES (5);\n");
     let children: Vec<_> = (0..8)
         .map(|_| {
-            f.cmd(&["run"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            spawn_group(
+                f.cmd(&["run"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+            )
         })
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output();
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -645,7 +646,7 @@ fn killing_the_sentry_mid_migration_commits_nothing_of_it() {
         )),
         "the migration never started"
     );
-    child.kill().unwrap();
+    child.kill();
     let (code, _) = wait_child(&mut child, &log);
     assert_eq!(code, -1, "killed by a signal");
     assert!(
@@ -973,10 +974,18 @@ fn new_creates_the_next_numbered_file() {
     assert!(out.stdout.trim_end().ends_with("/002_add_users.sql"));
     assert!(other.path().join("002_add_users.sql").is_file());
 
-    let out = new("add users!");
+    // Words are joined with '_', as sqlx does.
+    let out = new("add visitor session");
+    out.assert_code(0);
+    assert!(mig.join("0002_add_visitor_session.sql").is_file());
+    // A name already used is refused (exit 2: the argument is wrong, the folder is fine).
+    let out = new("add users");
     out.assert_code(2);
-    assert_contains(&out, "invalid migration name");
-    assert_eq!(fs::read_dir(&mig).unwrap().count(), 1);
+    assert_contains(&out, "a migration named add_users already exists");
+    let out = new("?!");
+    out.assert_code(2);
+    assert_contains(&out, "no letters or digits");
+    assert_eq!(fs::read_dir(&mig).unwrap().count(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1024,7 +1033,8 @@ fn no_transaction_migrations_and_transaction_control() {
         let out = f.sentry(&[cmd]);
         out.assert_code(6);
         assert_contains(&out, "0003_ix2.sql:2");
-        assert_contains(&out, "COMMIT manages the transaction itself");
+        assert_contains(&out, "`COMMIT` manages the transaction itself");
+        assert_contains(&out, "-- sentry:no-transaction");
     }
     assert!(!f.exists("early"));
     assert_eq!(f.versions(), ["0001_t", "0002_ix"]);

@@ -1,7 +1,8 @@
 //! The repository's own example application (`sql/migrations`, `sql/required_schema.txt`), end
 //! to end through the real binary run from the repository root, so the default paths are the
 //! ones used: a fresh database converges, hand-made databases converge, a missing column fails
-//! verification with exit 8, and the rollback path of docs/operations.md §5 works.
+//! verification with exit 8, and the by-hand rollback of docs/operations.md §5.6 works
+//! (`rollback --to` itself is tested in tests/rollback.rs).
 
 mod common;
 
@@ -242,8 +243,9 @@ fn hand_made_constraints_under_the_migrations_names_are_absorbed_by_the_do_block
 
 /// Stamp recovery on the example schema: the same application, with 0002 written the way a less
 /// careful developer would (plain ADD COLUMN / CREATE INDEX), meets a database hot-patched by
-/// hand. The migration fails with 42701, is replayed statement by statement, the hand-made
-/// column is skipped and named in the note, and verification passes.
+/// hand, without a tracking table (so the sentry adopts it, replaying every migration statement
+/// by statement in one transaction). The hand-made column is skipped and named in the note,
+/// and verification passes.
 #[test]
 fn a_non_idempotent_copy_of_the_example_app_converges_through_stamp_recovery() {
     let db = cluster().create_db();
@@ -272,7 +274,18 @@ fn a_non_idempotent_copy_of_the_example_app_converges_through_stamp_recovery() {
 
     let out = sentry_in(dir.path(), &db, &["run"]);
     out.assert_code(0);
-    assert!(out.stderr.contains("STAMP RECOVERY"), "{}", out.stderr);
+    // No tracking table and a schema: an adoption (SPEC §7), all-or-nothing, with the
+    // statement-level recovery of stamp recovery.
+    assert!(
+        out.stderr.contains("ADOPTING AN EXISTING SCHEMA"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("stamp recovery skipped"),
+        "{}",
+        out.stderr
+    );
     let skipped = format!("sql/migrations/0002_add_visitor_session.sql:{line} SQLSTATE 42701");
     assert!(out.stderr.contains(&skipped), "{skipped}:\n{}", out.stderr);
     assert_schema_verified(&out);
@@ -345,7 +358,7 @@ fn a_column_dropped_by_hand_fails_verification_with_exit_8() {
     sentry_at_root(&db, &["status"]).assert_code(8);
 }
 
-/// docs/operations.md §5: run the stored rollback_sql and delete the tracking row in one
+/// docs/operations.md §5.6 (by hand): run the stored rollback_sql and delete the tracking row in one
 /// transaction; the version is pending again (status exit 9) and the next run re-applies it.
 #[test]
 fn the_documented_rollback_path_works() {

@@ -284,3 +284,122 @@ fn sentry_command_has_a_clean_environment() {
     // The binary may not be implemented yet; it must at least have run.
     assert!(out.code >= 0, "{out:?}");
 }
+
+/// Whether `pid` is alive (a zombie is dead: it only waits to be reaped).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+}
+
+#[test]
+fn dropping_a_group_child_kills_the_whole_group() {
+    use std::io::{BufRead, BufReader};
+    // A wrapper with a grandchild, as `runuser pgbouncer` was: killing only the wrapper left
+    // the grandchild running with parent PID 1.
+    let mut group = common::spawn_group(
+        std::process::Command::new("sh")
+            .args(["-c", "sleep 600 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped()),
+    );
+    let wrapper = group.id();
+    let mut line = String::new();
+    let stdout = group_stdout(&mut group);
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let grandchild: u32 = line.trim().parse().unwrap();
+    assert!(alive(wrapper) && alive(grandchild));
+    drop(group);
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(5), || !alive(grandchild)),
+        "the grandchild {grandchild} survived the group's drop"
+    );
+    assert!(!alive(wrapper));
+}
+
+fn group_stdout(group: &mut common::GroupChild) -> std::process::ChildStdout {
+    group.stdout().expect("piped stdout")
+}
+
+/// A test that dies without unwinding (abort, SIGKILL, a timeout) leaves neither its process
+/// groups nor its clusters behind: their watchdogs clean up once it is gone. The test runs
+/// itself as the victim (with `SENTRY_HARNESS_VICTIM` set), which reports the pids and folder
+/// it made and then aborts.
+#[test]
+fn an_aborted_test_leaves_no_process_and_no_cluster() {
+    use std::io::{BufRead, BufReader, Write};
+    if std::env::var_os("SENTRY_HARNESS_VICTIM").is_some() {
+        let c = Cluster::new(ClusterOptions {
+            tls: false,
+            start: true,
+        });
+        let group = common::spawn_group(
+            std::process::Command::new("sleep")
+                .arg("600")
+                .stdout(std::process::Stdio::null()),
+        );
+        let postmaster = std::fs::read_to_string(c.data_dir().join("postmaster.pid")).unwrap();
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "VICTIM group {}", group.id()).unwrap();
+        writeln!(
+            out,
+            "VICTIM postmaster {}",
+            postmaster.lines().next().unwrap()
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "VICTIM root {}",
+            c.data_dir().parent().unwrap().display()
+        )
+        .unwrap();
+        out.flush().unwrap();
+        std::process::abort();
+    }
+    let mut victim = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "an_aborted_test_leaves_no_process_and_no_cluster",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SENTRY_HARNESS_VICTIM", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read only the report: reading to EOF would wait for whatever still holds the pipe.
+    let mut facts = std::collections::HashMap::new();
+    let mut lines = BufReader::new(victim.stdout.take().unwrap()).lines();
+    while facts.len() < 3 {
+        let Some(line) = lines.next() else { break };
+        let line = line.unwrap();
+        if let Some((_, rest)) = line.split_once("VICTIM ") {
+            let (key, value) = rest.split_once(' ').unwrap();
+            facts.insert(key.to_string(), value.to_string());
+        }
+    }
+    drop(lines);
+    // Reaped at once, as cargo reaps a test binary: the watchdogs wait for the pid to vanish.
+    let status = victim.wait().unwrap();
+    assert!(!status.success(), "the victim must abort");
+    let pid = |key: &str| -> u32 {
+        facts
+            .get(key)
+            .unwrap_or_else(|| panic!("victim did not report {key} ({status})"))
+            .parse()
+            .unwrap()
+    };
+    let (group, postmaster) = (pid("group"), pid("postmaster"));
+    let root = std::path::PathBuf::from(&facts["root"]);
+    let gone = common::wait_until(std::time::Duration::from_secs(30), || {
+        !alive(group) && !alive(postmaster) && !root.exists()
+    });
+    assert!(
+        gone,
+        "after the victim aborted: group {group} alive {}, postmaster {postmaster} alive {}, \
+         {} exists {}",
+        alive(group),
+        alive(postmaster),
+        root.display(),
+        root.exists()
+    );
+}

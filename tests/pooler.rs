@@ -6,23 +6,20 @@ mod common;
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Cluster, ClusterOptions, free_port, run, sentry, wait_until};
+use common::{
+    Cluster, ClusterOptions, GroupChild, as_server_user, free_port, run, sentry, spawn_group,
+    wait_until,
+};
 
-/// A pgbouncer process in transaction mode, stopped on drop.
+/// A pgbouncer process in its own process group, killed on drop.
 struct Bouncer {
-    child: Child,
+    _process: GroupChild,
     port: u16,
+    // Declared after the process: removed once pgbouncer is gone.
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Bouncer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn pgbouncer_bin() -> PathBuf {
@@ -42,11 +39,19 @@ fn is_root() -> bool {
 }
 
 fn start_bouncer(pg_port: u16, mode: &str) -> Bouncer {
+    // Round robin over two pre-opened server connections makes consecutive transactions land
+    // on different backends, as a busy production pooler does.
+    start_bouncer_with(
+        pg_port,
+        mode,
+        "server_round_robin = 1\ndefault_pool_size = 4\nmin_pool_size = 2\n",
+    )
+}
+
+fn start_bouncer_with(pg_port: u16, mode: &str, pool: &str) -> Bouncer {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let ini = dir.path().join("pgbouncer.ini");
-    // Round robin over two pre-opened server connections makes consecutive transactions land
-    // on different backends, as a busy production pooler does.
     fs::write(
         &ini,
         format!(
@@ -58,35 +63,31 @@ fn start_bouncer(pg_port: u16, mode: &str) -> Bouncer {
              unix_socket_dir =\n\
              auth_type = any\n\
              pool_mode = {mode}\n\
-             server_round_robin = 1\n\
-             default_pool_size = 4\n\
-             min_pool_size = 2\n\
+             {pool}\
              ignore_startup_parameters = extra_float_digits,options\n\
              logfile = {}/pgbouncer.log\n",
             dir.path().display()
         ),
     )
     .unwrap();
-    // pgbouncer refuses to run as root.
-    let mut cmd = if is_root() {
+    // pgbouncer refuses to run as root: it runs as `postgres` then, and must own its folder.
+    if is_root() {
         Command::new("chown")
             .args(["-R", "postgres", &dir.path().to_string_lossy()])
             .status()
             .unwrap();
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(pgbouncer_bin());
-        c
-    } else {
-        Command::new(pgbouncer_bin())
-    };
-    let child = cmd
-        .arg(&ini)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    }
+    let mut cmd = Command::new(pgbouncer_bin());
+    as_server_user(&mut cmd);
+    let process = spawn_group(
+        cmd.arg(&ini)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let bouncer = Bouncer {
-        child,
+        _process: process,
         port,
         _dir: dir,
     };
@@ -162,6 +163,54 @@ fn session_pooling_keeps_the_backend_and_is_accepted() {
     });
     let bouncer = start_bouncer(pg.port(), "session");
     let dir = tempfile::tempdir().unwrap();
+    let out = run(sentry()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", bouncer_url(bouncer.port))
+        .arg("ping"));
+    out.assert_code(0);
+}
+
+#[test]
+fn a_quiet_transaction_pool_with_one_server_connection_is_refused_too() {
+    // One server connection, no round robin, nobody else: every transaction lands on the same
+    // backend, so the backend pid never changes and session settings survive. Only the third
+    // signal of SPEC §5.4 sees it: a second client connection is served by the same backend.
+    let pg = Cluster::new(ClusterOptions {
+        tls: false,
+        start: true,
+    });
+    let bouncer = start_bouncer_with(
+        pg.port(),
+        "transaction",
+        "server_round_robin = 0\ndefault_pool_size = 1\nmin_pool_size = 0\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    fs::create_dir(&migrations).unwrap();
+    fs::write(migrations.join("0001_t.sql"), "CREATE TABLE t (id int);\n").unwrap();
+    let out = run(sentry()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", bouncer_url(bouncer.port))
+        .arg("run")
+        .arg("--migrations-dir")
+        .arg(&migrations));
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .contains("a second client connection was served by the first one's server backend"),
+        "{}",
+        out.stderr
+    );
+    let tables: i64 = pg
+        .admin_client("postgres")
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('t', 'schema_migrations')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "refused before anything was changed");
+    // Reading through it is allowed: ping has no lock to protect.
     let out = run(sentry()
         .current_dir(dir.path())
         .env("DATABASE_URL", bouncer_url(bouncer.port))

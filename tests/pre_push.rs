@@ -84,16 +84,15 @@ fn pre_push(dir: &Path, database_url: Option<&str>) -> Outcome {
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = common::spawn_group(&mut cmd);
     let sha = "1111111111111111111111111111111111111111";
     let zero = "0000000000000000000000000000000000000000";
     child
-        .stdin
-        .take()
+        .stdin()
         .unwrap()
         .write_all(format!("refs/heads/main {sha} refs/heads/main {zero}\n").as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     Outcome {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

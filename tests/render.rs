@@ -21,8 +21,17 @@ fn blueprint() -> Yaml {
     docs.remove(0)
 }
 
-fn services(doc: &Yaml) -> &Vec<Yaml> {
+fn all_services(doc: &Yaml) -> &Vec<Yaml> {
     doc["services"].as_vec().expect("services is a list")
+}
+
+/// The services a deploy of the app gates: those with a preDeployCommand (the cron job of the
+/// fleet example is checked on its own).
+fn services(doc: &Yaml) -> Vec<&Yaml> {
+    all_services(doc)
+        .iter()
+        .filter(|s| str_field(s, "type") != "cron")
+        .collect()
 }
 
 fn name(service: &Yaml) -> &str {
@@ -53,8 +62,8 @@ fn env_var<'a>(service: &'a Yaml, key: &str) -> &'a Yaml {
 fn there_is_a_database_a_web_service_and_a_worker() {
     let doc = blueprint();
     let databases = doc["databases"].as_vec().expect("databases is a list");
-    assert_eq!(databases.len(), 1);
     let db_name = databases[0]["name"].as_str().unwrap();
+    assert_eq!(db_name, "docconv-db", "the app's own database comes first");
     let types: Vec<&str> = services(&doc)
         .iter()
         .map(|s| str_field(s, "type"))
@@ -229,4 +238,104 @@ fn the_build_puts_the_release_binary_in_bin() {
             name(service)
         );
     }
+}
+
+#[test]
+fn every_service_sets_a_deadline_below_renders_pre_deploy_limit() {
+    // Render ends a pre-deploy command after 30 minutes; the sentry must end first, cleanly
+    // (exit 10), with time left for the longest lock and connection waits it is given.
+    let limit = std::time::Duration::from_secs(30 * 60);
+    let doc = blueprint();
+    for service in services(&doc) {
+        let get = |key: &str| {
+            let text = env_var(service, key)["value"].as_str().unwrap().to_string();
+            migration_sentry::cli::parse_duration(&text)
+                .unwrap_or_else(|e| panic!("{}: {key}={text:?}: {e}", name(service)))
+        };
+        let timeout = get("SENTRY_TIMEOUT");
+        assert!(
+            !timeout.is_zero() && timeout < limit,
+            "{}: SENTRY_TIMEOUT {timeout:?} must be set and below {limit:?}",
+            name(service)
+        );
+        assert!(
+            timeout > get("SENTRY_WAIT") + get("SENTRY_WAIT_FOR_LOCK"),
+            "{}: SENTRY_TIMEOUT must leave room for SENTRY_WAIT and SENTRY_WAIT_FOR_LOCK",
+            name(service)
+        );
+    }
+}
+
+/// The fleet example: a cron job runs `run --targets sql/tenants.txt`; the file names only
+/// variables the job's envVars provide, each a tenant database's direct connection string, and
+/// the real binary accepts the whole configuration (`check-env --targets`).
+#[test]
+fn the_tenant_cron_job_gates_every_database_of_its_targets_file() {
+    let doc = blueprint();
+    let cron = all_services(&doc)
+        .iter()
+        .find(|s| s["type"].as_str() == Some("cron"))
+        .expect("a cron job for the fleet example");
+    assert!(
+        cron["schedule"].as_str().is_some(),
+        "{}: schedule",
+        name(cron)
+    );
+    let cmd = str_field(cron, "startCommand");
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    assert_eq!(words[0], "./bin/migration-sentry", "{cmd}");
+    let cli =
+        Cli::try_parse_from(std::iter::once("migration-sentry").chain(words[1..].iter().copied()))
+            .unwrap_or_else(|e| panic!("{cmd:?} does not parse:\n{e}"));
+    let (command, config) = cli.into_config().unwrap();
+    assert_eq!(command, Command::Run, "{cmd}");
+    let file = config.targets.expect("the job runs a fleet");
+    let text = fs::read_to_string(repo_root().join(&file)).unwrap();
+    let targets = migration_sentry::fleet::parse_targets(&text, &file).unwrap();
+    assert!(targets.len() >= 2, "{targets:?}");
+    let databases: Vec<&str> = doc["databases"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    let mut check = sentry();
+    check
+        .current_dir(repo_root())
+        .args(["check-env", "--targets"])
+        .arg(&file);
+    for t in &targets {
+        let from = &env_var(cron, &t.env_var)["fromDatabase"];
+        assert_eq!(
+            from["property"].as_str(),
+            Some("connectionString"),
+            "{}",
+            t.env_var
+        );
+        assert!(
+            databases.contains(&from["name"].as_str().unwrap()),
+            "{}",
+            t.env_var
+        );
+        check.env(
+            &t.env_var,
+            format!(
+                "postgresql://docconv:dummy-pw@dpg-{}-a:5432/docconv",
+                t.name
+            ),
+        );
+    }
+    for entry in env_vars(cron) {
+        if let (Some(key), Some(value)) = (entry["key"].as_str(), entry["value"].as_str()) {
+            check.env(key, value);
+        }
+    }
+    let out = run(&mut check);
+    out.assert_code(0);
+    assert!(!out.all().contains("dummy-pw"), "{}", out.all());
+    // Not vacuous: without the canary's URL the same check is exit 3, naming it.
+    check.env_remove(&targets[0].env_var);
+    let out = run(&mut check);
+    out.assert_code(3);
+    assert!(out.all().contains(&targets[0].env_var), "{}", out.all());
 }

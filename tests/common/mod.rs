@@ -26,8 +26,13 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+mod process;
 mod project;
-// Not every test binary uses the project fixture.
+pub mod proxy;
+mod standby;
+// Not every test binary uses every fixture.
+#[allow(unused_imports)]
+pub use process::{GroupChild, group_alive, signal_group, spawn_group};
 #[allow(unused_imports)]
 pub use project::{Project, as_app};
 
@@ -85,10 +90,30 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Path of a PostgreSQL client or server program: `$PG_BIN/<name>`, else the highest
+/// Path of a PostgreSQL program.
+///
+/// `SENTRY_TEST_PG_BIN` selects the server under test (scripts/test points it at each version
+/// of the matrix): a program found there is taken from there. Otherwise, and for client
+/// programs that directory lacks (the npm server packages ship only initdb, pg_ctl and
+/// postgres; psql then comes from the system), `$PG_BIN/<name>`, else the highest
 /// `/usr/lib/postgresql/<version>/bin/<name>`, else `<name>` from `PATH`.
 pub fn pg_bin(name: &str) -> PathBuf {
+    static SELECTED: OnceLock<Option<PathBuf>> = OnceLock::new();
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let selected = SELECTED.get_or_init(|| {
+        let dir = PathBuf::from(std::env::var_os("SENTRY_TEST_PG_BIN")?);
+        assert!(
+            dir.join("initdb").exists() && dir.join("pg_ctl").exists(),
+            "SENTRY_TEST_PG_BIN={} has no initdb and pg_ctl",
+            dir.display()
+        );
+        Some(dir)
+    });
+    if let Some(dir) = selected
+        && dir.join(name).exists()
+    {
+        return dir.join(name);
+    }
     let dir = DIR.get_or_init(|| {
         if let Some(dir) = std::env::var_os("PG_BIN") {
             return Some(PathBuf::from(dir));
@@ -119,6 +144,18 @@ pub fn pg_bin(name: &str) -> PathBuf {
     }
 }
 
+/// The major version the suite must run against, when `SENTRY_TEST_PG_MAJOR` says (scripts/test
+/// sets it with `SENTRY_TEST_PG_BIN`, so a leg of the matrix cannot silently test another
+/// server).
+fn expected_major() -> Option<u32> {
+    let v = std::env::var("SENTRY_TEST_PG_MAJOR").ok()?;
+    Some(
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("SENTRY_TEST_PG_MAJOR={v:?} is not a major version")),
+    )
+}
+
 /// `psql` with `-X -w -A -t` (no psqlrc, never prompt, unaligned, tuples only), `PG*` variables
 /// removed from its environment. Add `-d <conninfo> -c <sql>`.
 pub fn psql() -> Command {
@@ -136,6 +173,31 @@ fn is_root() -> bool {
     })
 }
 
+/// Makes `cmd` run as the `postgres` user when we are root (PostgreSQL's programs and pgbouncer
+/// refuse to run as root) by switching user in the child itself, so that no wrapper process
+/// stands between us and the program. Does nothing when we are not root.
+pub fn as_server_user(cmd: &mut Command) -> &mut Command {
+    if is_root() {
+        static IDS: OnceLock<(u32, u32)> = OnceLock::new();
+        let (uid, gid) = *IDS.get_or_init(|| {
+            let id = |flag: &str| -> u32 {
+                let out = check(Command::new("id").args([flag, "postgres"]));
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .expect("numeric id")
+            };
+            (id("-u"), id("-g"))
+        });
+        // std drops the supplementary groups when root switches uid.
+        cmd.uid(uid)
+            .gid(gid)
+            .env("HOME", "/")
+            .env("USER", "postgres");
+    }
+    cmd
+}
+
 fn clean_pg_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PG") {
@@ -145,15 +207,10 @@ fn clean_pg_env(cmd: &mut Command) {
 }
 
 /// A command line running a server program; as the `postgres` user when we are root, because
-/// initdb and postgres refuse to run as root.
+/// initdb and postgres refuse to run as root (see [`as_server_user`]).
 fn server_cmd(name: &str, cwd: &Path) -> Command {
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(pg_bin(name));
-        c
-    } else {
-        Command::new(pg_bin(name))
-    };
+    let mut cmd = Command::new(pg_bin(name));
+    as_server_user(&mut cmd);
     clean_pg_env(&mut cmd);
     // The postgres user may not be able to enter our cwd (e.g. /root).
     cmd.current_dir(cwd).stdin(Stdio::null());
@@ -510,7 +567,21 @@ impl Cluster {
         if *done {
             return;
         }
-        self.admin_client("postgres")
+        let mut admin = self.admin_client("postgres");
+        if let Some(major) = expected_major() {
+            let num: String = admin
+                .query_one("SELECT current_setting('server_version_num')", &[])
+                .expect("server_version_num")
+                .get(0);
+            let actual = num.parse::<u32>().expect("numeric server_version_num") / 10000;
+            assert_eq!(
+                actual,
+                major,
+                "SENTRY_TEST_PG_MAJOR={major} but {} started PostgreSQL {num}",
+                pg_bin("pg_ctl").display()
+            );
+        }
+        admin
             .batch_execute("CREATE ROLE app LOGIN; CREATE ROLE tlsonly LOGIN;")
             .expect("create harness roles");
         self.set_password("app", APP_PASSWORD);
@@ -588,8 +659,29 @@ impl Cluster {
         }
     }
 
+    /// The postmaster's pid from `postmaster.pid`, while that file exists.
+    fn postmaster_pid(&self) -> Option<i32> {
+        fs::read_to_string(self.data.join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Whether `pid` is a live process started on our data directory (a stale `postmaster.pid`
+    /// may name a pid that now belongs to something else).
+    fn runs_on_our_data(&self, pid: i32) -> bool {
+        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline.contains(self.data.to_string_lossy().as_ref())
+        })
+    }
+
     /// A detached shell that stops the server and removes the temp dir once this process is
-    /// gone: statics are never dropped, and a test may exit without unwinding.
+    /// gone: statics are never dropped, and a test may exit without unwinding. If `pg_ctl stop`
+    /// fails, it kills the postmaster (whose backends then exit on their own).
     fn spawn_watchdog(&self) {
         let pg_ctl = if is_root() {
             format!("runuser -u postgres -- {}", sh_quote(&pg_bin("pg_ctl")))
@@ -598,7 +690,11 @@ impl Cluster {
         };
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
-             cd /; {pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {root}",
+             cd /; {pg_ctl} -D {data} stop -w -t 30 -m immediate >/dev/null 2>&1 \
+             || {{ read -r pm < {data}/postmaster.pid \
+                   && tr '\\0' ' ' < /proc/\"$pm\"/cmdline | grep -qF -- {data} \
+                   && kill -KILL \"$pm\"; sleep 1; }}; \
+             rm -rf {root}",
             pid = std::process::id(),
             data = sh_quote(&self.data),
             root = sh_quote(&self.root),
@@ -620,13 +716,19 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // Never panic here: this may run while a failed test is unwinding.
-        if self.data.join("postmaster.pid").exists() {
-            let _ = server_cmd("pg_ctl", &self.root)
-                .args(["stop", "-w", "-m", "immediate", "-D"])
+        if let Some(pid) = self.postmaster_pid() {
+            let stopped = server_cmd("pg_ctl", &self.root)
+                .args(["stop", "-w", "-t", "30", "-m", "immediate", "-D"])
                 .arg(&self.data)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status();
+                .status()
+                .is_ok_and(|s| s.success());
+            if !stopped && self.runs_on_our_data(pid) {
+                // SAFETY: kill(2) only sends a signal, to our own postmaster.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                wait_until(Duration::from_secs(10), || !self.runs_on_our_data(pid));
+            }
         }
         let _ = fs::remove_dir_all(&self.root);
     }
@@ -833,4 +935,58 @@ pub fn copy_example_sql(dest: &Path, edit: impl Fn(&str, String) -> String) -> P
         fs::write(migrations.join(&name), edit(&name, text)).unwrap();
     }
     migrations
+}
+
+// What the sentry's sessions do on the server, for the interruption tests (interrupt.rs,
+// rollback.rs).
+
+/// The sentry's sessions on `db`: (pid, state, query).
+pub fn sentry_backends(db: &TestDb) -> Vec<(i32, String, String)> {
+    db.client()
+        .query(
+            "SELECT pid, coalesce(state, ''), query FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'migration-sentry'",
+            &[&db.name],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+/// Locks held by the sentry's sessions on `db`, as `locktype mode` strings.
+pub fn sentry_locks(db: &TestDb) -> Vec<String> {
+    db.client()
+        .query(
+            "SELECT l.locktype || ' ' || l.mode FROM pg_locks l \
+             JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE a.datname = $1 AND a.application_name = 'migration-sentry' AND l.granted \
+               AND l.locktype <> 'virtualxid'",
+            &[&db.name],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Whether no sentry session on `db` is active or holds a lock.
+pub fn server_is_clean(db: &TestDb) -> bool {
+    sentry_locks(db).is_empty()
+        && sentry_backends(db)
+            .iter()
+            .all(|(_, state, _)| state == "idle")
+}
+
+/// Waits until the sentry's backend on `db` runs a statement containing `needle`.
+pub fn wait_for_statement(db: &TestDb, needle: &str) {
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            sentry_backends(db)
+                .iter()
+                .any(|(_, state, q)| state == "active" && q.contains(needle))
+        }),
+        "the sentry never ran {needle:?}: {:?}",
+        sentry_backends(db)
+    );
 }

@@ -1,0 +1,794 @@
+//! SPEC §5.7 and §5.4: a deploy gate never leaves production locked. Signals, `--timeout`,
+//! dead and black-holed connections (through the fault-injecting proxy of `common::proxy`),
+//! a killed sentry behind a partition, lock-timeout retries, a real hot standby, and a role
+//! without the privileges the sentry needs. Every check of "unlocked" is made on the server.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::proxy::{Mode, Proxy};
+use common::{
+    Cluster, ClusterOptions, Outcome, Project, TestDb, cluster, run, sentry_backends, sentry_locks,
+    server_is_clean, wait_for_statement, wait_until,
+};
+
+/// A sentry running in the background; killed (SIGKILL) on drop if still running, so that no
+/// test leaves a process behind.
+struct Running {
+    child: Child,
+}
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Running {
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the sentry");
+        Running { child }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits at most `limit` for the process to end; panics (after killing it) otherwise.
+    fn wait(mut self, limit: Duration) -> Ended {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let (_, err) = self.read_output();
+                panic!("the sentry did not end within {limit:?}\n--- stderr ---\n{err}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let at = Instant::now();
+        let (_, stderr) = self.read_output();
+        Ended { status, stderr, at }
+    }
+
+    fn read_output(&mut self) -> (String, String) {
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut s) = self.child.stdout.take() {
+            let _ = s.read_to_string(&mut out);
+        }
+        if let Some(mut s) = self.child.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        (out, err)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Ended {
+    status: ExitStatus,
+    stderr: String,
+    /// When the process was seen to end.
+    at: Instant,
+}
+
+impl Ended {
+    /// Exit code, or 128 + the signal, as a shell shows it.
+    fn shell_status(&self) -> i32 {
+        self.status
+            .code()
+            .or_else(|| self.status.signal().map(|s| 128 + s))
+            .unwrap_or(-1)
+    }
+}
+
+fn recorded(db: &TestDb, version: &str) -> bool {
+    db.client()
+        .query_opt(
+            "SELECT 1 FROM schema_migrations WHERE version = $1",
+            &[&version],
+        )
+        .map(|r| r.is_some())
+        .unwrap_or(false)
+}
+
+/// A project whose second migration takes an ACCESS EXCLUSIVE lock on `t` and then sleeps.
+fn slow_project(sleep_secs: u32) -> Project {
+    let p = Project::new();
+    p.write_migration("0001_t", "CREATE TABLE t (id int);\n");
+    p.write_migration(
+        "0002_slow",
+        &format!("ALTER TABLE t ADD COLUMN c int;\nSELECT pg_sleep({sleep_secs});\n"),
+    );
+    p
+}
+
+fn url_via(db: &TestDb, proxy: &Proxy) -> String {
+    db.url().replace(
+        &format!("127.0.0.1:{}/", db.port),
+        &format!("127.0.0.1:{}/", proxy.port()),
+    )
+}
+
+/// The FAILED line and status of a run ended by `sig`, and the server clean within 2 s of the
+/// end; then an immediate re-run (with the slow migration made quick) succeeds at once.
+fn signal_mid_statement(sig: &str, number: i32) {
+    let db = cluster().create_db();
+    let p = slow_project(60);
+    let sentry = Running::spawn(p.sentry(&db).arg("run"));
+    wait_for_statement(&db, "pg_sleep");
+    assert!(
+        !sentry_locks(&db).is_empty(),
+        "the migration holds its locks"
+    );
+    let sent = Instant::now();
+    sentry.signal(sig);
+    let ended = sentry.wait(Duration::from_secs(15));
+    assert_eq!(
+        ended.status.signal(),
+        Some(number),
+        "ended by {sig}: {ended:?}"
+    );
+    assert_eq!(ended.shell_status(), 128 + number);
+    assert!(
+        ended.at - sent < Duration::from_secs(3),
+        "cleanup took {:?}",
+        ended.at - sent
+    );
+    let last = ended.stderr.trim_end().lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!(
+            "=== MIGRATION SENTRY: FAILED (SIG{sig}: interrupted, status {}) ===",
+            128 + number
+        ),
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended
+            .stderr
+            .contains(&format!("interrupted by SIG{sig} while applying 0002_slow")),
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended.stderr.contains("cancelled on the server"),
+        "{}",
+        ended.stderr
+    );
+    // On the server: nothing of the sentry runs or holds a lock within 2 s of its end. The
+    // statement would have slept for a minute without the cancel request.
+    assert!(
+        wait_until(Duration::from_secs(2), || server_is_clean(&db)),
+        "backends {:?} locks {:?}",
+        sentry_backends(&db),
+        sentry_locks(&db)
+    );
+    assert!(recorded(&db, "0001_t"));
+    assert!(!recorded(&db, "0002_slow"), "rolled back");
+    // The next run is immediate: no lock to wait for.
+    p.write_migration("0002_slow", "ALTER TABLE t ADD COLUMN c int;\n");
+    let started = Instant::now();
+    let out = p.run(&db, &["run", "--wait-for-lock", "0"]);
+    out.assert_code(0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(recorded(&db, "0002_slow"));
+}
+
+#[test]
+fn sigterm_mid_statement_cancels_rolls_back_unlocks_and_ends_by_sigterm() {
+    signal_mid_statement("TERM", 15);
+}
+
+#[test]
+fn sigint_mid_statement_cancels_rolls_back_unlocks_and_ends_by_sigint() {
+    signal_mid_statement("INT", 2);
+}
+
+#[test]
+fn sigterm_while_waiting_for_the_lock_ends_at_once_by_sigterm() {
+    let db = cluster().create_db();
+    let p = slow_project(0);
+    let mut holder = db.client();
+    holder
+        .batch_execute("SELECT pg_advisory_lock(4242)")
+        .unwrap();
+    let sentry = Running::spawn(p.sentry(&db).args(["run", "--lock-key", "4242"]));
+    assert!(wait_until(Duration::from_secs(20), || !sentry_backends(
+        &db
+    )
+    .is_empty()));
+    thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    sentry.signal("TERM");
+    let ended = sentry.wait(Duration::from_secs(10));
+    assert_eq!(ended.shell_status(), 143, "{ended:?}");
+    assert!(
+        ended.at - sent < Duration::from_secs(2),
+        "{:?}",
+        ended.at - sent
+    );
+    assert!(
+        ended
+            .stderr
+            .contains("interrupted by SIGTERM while waiting for the advisory lock"),
+        "{}",
+        ended.stderr
+    );
+    assert!(wait_until(Duration::from_secs(2), || sentry_backends(&db).is_empty()));
+}
+
+#[test]
+fn a_second_signal_ends_at_once_when_cleanup_cannot_finish() {
+    // Behind a black hole the cancel request cannot get through and cleanup would wait for the
+    // grace period; the second signal does not wait.
+    let db = cluster().create_db();
+    let p = slow_project(60);
+    let proxy = Proxy::start(db.port);
+    let sentry = Running::spawn(
+        p.sentry(&db)
+            .env("DATABASE_URL", url_via(&db, &proxy))
+            .args(["run", "--connect-timeout", "2s"]),
+    );
+    wait_for_statement(&db, "pg_sleep");
+    proxy.set(Mode::BlackHole);
+    sentry.signal("TERM");
+    thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    sentry.signal("TERM");
+    let ended = sentry.wait(Duration::from_secs(10));
+    assert_eq!(ended.shell_status(), 143, "{ended:?}");
+    assert!(
+        ended.at - second < Duration::from_secs(1),
+        "the second signal took {:?}",
+        ended.at - second
+    );
+    assert!(ended.stderr.contains("SIGTERM again"), "{}", ended.stderr);
+}
+
+#[test]
+fn a_signal_behind_a_black_hole_still_ends_by_the_signal_after_the_grace_period() {
+    let db = cluster().create_db();
+    let p = slow_project(60);
+    let proxy = Proxy::start(db.port);
+    let sentry = Running::spawn(
+        p.sentry(&db)
+            .env("DATABASE_URL", url_via(&db, &proxy))
+            .args(["run", "--connect-timeout", "2s"]),
+    );
+    wait_for_statement(&db, "pg_sleep");
+    proxy.set(Mode::BlackHole);
+    let sent = Instant::now();
+    sentry.signal("INT");
+    let ended = sentry.wait(Duration::from_secs(20));
+    assert_eq!(ended.shell_status(), 130, "{ended:?}");
+    let took = ended.at - sent;
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(9),
+        "{took:?}"
+    );
+    assert!(
+        ended.stderr.contains("did not answer the cancel request"),
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended
+            .stderr
+            .trim_end()
+            .ends_with("=== MIGRATION SENTRY: FAILED (SIGINT: interrupted, status 130) ==="),
+        "{}",
+        ended.stderr
+    );
+}
+
+#[test]
+fn timeout_cancels_a_long_migration_with_exit_10_and_leaves_nothing_locked() {
+    let db = cluster().create_db();
+    let p = slow_project(60);
+    let out = {
+        let started = Instant::now();
+        let out = p.run(&db, &["run", "--timeout", "2s"]);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        out
+    };
+    out.assert_code(10);
+    assert!(
+        out.stderr
+            .contains("--timeout 2s passed while applying 0002_slow"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .trim_end()
+            .ends_with("=== MIGRATION SENTRY: FAILED (exit 10: interrupted) ==="),
+        "{}",
+        out.stderr
+    );
+    assert!(wait_until(Duration::from_secs(2), || server_is_clean(&db)));
+    assert!(!recorded(&db, "0002_slow"));
+    // SENTRY_TIMEOUT is the same option.
+    let out = run(p.sentry(&db).env("SENTRY_TIMEOUT", "1s").arg("upgrade"));
+    out.assert_code(10);
+}
+
+#[test]
+fn timeout_while_waiting_for_the_lock_is_exit_10_not_5() {
+    let db = cluster().create_db();
+    let p = slow_project(0);
+    let mut holder = db.client();
+    holder
+        .batch_execute("SELECT pg_advisory_lock(4243)")
+        .unwrap();
+    let started = Instant::now();
+    let out = p.run(
+        &db,
+        &[
+            "run",
+            "--lock-key",
+            "4243",
+            "--wait-for-lock",
+            "60s",
+            "--timeout",
+            "1500ms",
+        ],
+    );
+    out.assert_code(10);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(
+        out.stderr
+            .contains("--timeout 1s 500ms passed while waiting for the advisory lock"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_black_hole_during_the_lock_wait_is_noticed_by_the_watchdog_and_the_server_cleans_up() {
+    let db = cluster().create_db();
+    let p = slow_project(0);
+    let proxy = Proxy::start(db.port);
+    let mut holder = db.client();
+    holder
+        .batch_execute("SELECT pg_advisory_lock(4244)")
+        .unwrap();
+    let sentry = Running::spawn(
+        p.sentry(&db)
+            .env("DATABASE_URL", url_via(&db, &proxy))
+            .args([
+                "run",
+                "--lock-key",
+                "4244",
+                "--wait-for-lock",
+                "10m",
+                "--connect-timeout",
+                "2s",
+            ]),
+    );
+    assert!(wait_until(Duration::from_secs(20), || !sentry_backends(
+        &db
+    )
+    .is_empty()));
+    thread::sleep(Duration::from_millis(700));
+    let cut = Instant::now();
+    proxy.set(Mode::BlackHole);
+    // Watchdog bound: 2 × --connect-timeout = 5 s (its floor), then the 5 s grace.
+    let ended = sentry.wait(Duration::from_secs(30));
+    assert_eq!(ended.shell_status(), 4, "{ended:?}");
+    let took = ended.at - cut;
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert!(
+        ended.stderr.contains("the connection went silent while"),
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended
+            .stderr
+            .trim_end()
+            .ends_with("=== MIGRATION SENTRY: FAILED (exit 4: database unreachable) ==="),
+        "{}",
+        ended.stderr
+    );
+    // The orphaned session (kept open by the proxy) is ended by the server:
+    // idle_session_timeout, set while the sentry waits for the lock.
+    assert!(
+        wait_until(Duration::from_secs(60), || sentry_backends(&db).is_empty()),
+        "{:?}",
+        sentry_backends(&db)
+    );
+    eprintln!(
+        "black hole in lock wait: exit after {took:?}; server session gone after {:?}",
+        cut.elapsed()
+    );
+}
+
+#[test]
+fn a_black_hole_mid_migration_is_noticed_and_the_server_releases_the_locks() {
+    let db = cluster().create_db();
+    let p = slow_project(3);
+    let proxy = Proxy::start(db.port);
+    let sentry = Running::spawn(
+        p.sentry(&db)
+            .env("DATABASE_URL", url_via(&db, &proxy))
+            .args(["run", "--connect-timeout", "2s"]),
+    );
+    wait_for_statement(&db, "pg_sleep");
+    let cut = Instant::now();
+    proxy.set(Mode::BlackHole);
+    let ended = sentry.wait(Duration::from_secs(60));
+    assert_eq!(ended.shell_status(), 4, "{ended:?}");
+    let took = ended.at - cut;
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(
+        ended
+            .stderr
+            .contains("the connection went silent while applying 0002_slow"),
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended.stderr.contains("nothing of it was committed"),
+        "{}",
+        ended.stderr
+    );
+    // The server finished the statement, found nobody listening, and ends the session idle in
+    // its transaction (idle_in_transaction_session_timeout): the table lock is gone.
+    assert!(
+        wait_until(Duration::from_secs(60), || sentry_locks(&db).is_empty()),
+        "{:?}",
+        sentry_locks(&db)
+    );
+    let released = cut.elapsed();
+    eprintln!("black hole mid-migration: exit after {took:?}; locks released after {released:?}");
+    assert!(!recorded(&db, "0002_slow"));
+    p.write_migration("0002_slow", "ALTER TABLE t ADD COLUMN c int;\n");
+    p.run(&db, &["run", "--wait-for-lock", "60s"])
+        .assert_code(0);
+}
+
+#[test]
+fn a_partition_then_kill_9_the_server_releases_everything_within_a_minute() {
+    let db = cluster().create_db();
+    let p = slow_project(2);
+    let proxy = Proxy::start(db.port);
+    let mut sentry = Running::spawn(
+        p.sentry(&db)
+            .env("DATABASE_URL", url_via(&db, &proxy))
+            .arg("run"),
+    );
+    wait_for_statement(&db, "pg_sleep");
+    let cut = Instant::now();
+    proxy.set(Mode::BlackHole);
+    sentry.child.kill().unwrap();
+    let _ = sentry.child.wait();
+    assert!(
+        !sentry_locks(&db).is_empty(),
+        "still locked right after the kill"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || sentry_locks(&db).is_empty()
+            && sentry_backends(&db).is_empty()),
+        "locks {:?} backends {:?}",
+        sentry_locks(&db),
+        sentry_backends(&db)
+    );
+    eprintln!(
+        "partition + kill -9: server clean after {:?}",
+        cut.elapsed()
+    );
+    drop(proxy);
+    p.write_migration("0002_slow", "ALTER TABLE t ADD COLUMN c int;\n");
+    let started = Instant::now();
+    p.run(&db, &["run", "--wait-for-lock", "0"]).assert_code(0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_connection_cut_mid_migration_is_exit_4_and_says_nothing_was_committed() {
+    let db = cluster().create_db();
+    let p = slow_project(30);
+    let proxy = Proxy::start(db.port);
+    let sentry = Running::spawn(
+        p.sentry(&db)
+            .env("DATABASE_URL", url_via(&db, &proxy))
+            .arg("run"),
+    );
+    wait_for_statement(&db, "pg_sleep");
+    proxy.set(Mode::Cut);
+    let ended = sentry.wait(Duration::from_secs(10));
+    assert_eq!(ended.shell_status(), 4, "{ended:?}");
+    assert!(
+        ended
+            .stderr
+            .contains("connection was lost while applying 0002_slow"),
+        "{}",
+        ended.stderr
+    );
+    // The server noticed the closed socket (client_connection_check_interval) and ended the
+    // statement instead of sleeping on for 30 s.
+    assert!(
+        wait_until(Duration::from_secs(10), || sentry_locks(&db).is_empty()),
+        "{:?}",
+        sentry_locks(&db)
+    );
+}
+
+#[test]
+fn a_plain_tcp_proxy_is_not_mistaken_for_a_pooler() {
+    let db = cluster().create_db();
+    let p = slow_project(0);
+    let proxy = Proxy::start(db.port);
+    let out = run(p
+        .sentry(&db)
+        .env("DATABASE_URL", url_via(&db, &proxy))
+        .arg("run"));
+    out.assert_code(0);
+    assert!(recorded(&db, "0002_slow"));
+}
+
+/// A session of the application (same role as the sentry, so that its state and query are
+/// visible) holding `ACCESS SHARE` on `t` in an open transaction.
+fn blocker(db: &TestDb) -> (postgres::Client, i32) {
+    let mut c = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    c.batch_execute("BEGIN; SELECT count(*) FROM t;").unwrap();
+    (c, pid)
+}
+
+/// Waits until a sentry session on the database of `url` has waited for a lock and stopped
+/// waiting (its lock_timeout expired), then commits `blocker`'s transaction.
+fn commit_after_first_lock_wait(url: &str, blocker: &mut postgres::Client) {
+    let mut watch = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let mut waiting = || -> bool {
+        watch
+            .query_one(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = 'migration-sentry' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), &mut waiting),
+        "never waited"
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || !waiting()),
+        "never gave up"
+    );
+    blocker.batch_execute("COMMIT").unwrap();
+}
+
+#[test]
+fn a_lock_timeout_is_retried_with_backoff_and_succeeds_once_the_blocker_commits() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration("0001_t", "CREATE TABLE t (id int);\n");
+    p.run(&db, &["run"]).assert_code(0);
+    p.write_migration("0002_add", "ALTER TABLE t ADD COLUMN c int;\n");
+    let (mut c, pid) = blocker(&db);
+    let watch_url = db.url();
+    let committer = thread::spawn(move || {
+        // Commit once the sentry's first attempt has waited and given up.
+        commit_after_first_lock_wait(&watch_url, &mut c);
+    });
+    let started = Instant::now();
+    // 2 s: long enough for the probe (at 60 % of it) to see pg_blocking_pids() while waiting.
+    let out = p.run(&db, &["run", "--lock-timeout", "2s", "--lock-retries", "6"]);
+    committer.join().unwrap();
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("0002_add: lock_timeout (2000 ms) expired"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Retry 1 of 6"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("Blocked by pid {pid} (idle in transaction")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("SELECT count(*) FROM t"),
+        "{}",
+        out.stderr
+    );
+    assert!(recorded(&db, "0002_add"));
+    eprintln!("lock retry: succeeded after {:?}", started.elapsed());
+}
+
+#[test]
+fn lock_retries_give_up_with_exit_7_naming_the_blocker() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration("0001_t", "CREATE TABLE t (id int);\n");
+    p.run(&db, &["run"]).assert_code(0);
+    p.write_migration("0002_add", "ALTER TABLE t ADD COLUMN c int;\n");
+    let (_c, pid) = blocker(&db);
+    let out = p.run(
+        &db,
+        &["run", "--lock-timeout", "200ms", "--lock-retries", "2"],
+    );
+    out.assert_code(7);
+    assert!(out.stderr.contains("Retry 2 of 2"), "{}", out.stderr);
+    assert!(!out.stderr.contains("Retry 3"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("lock_timeout (200 ms) expired on each of 3 attempt(s) (--lock-retries 2)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("pid {pid} (idle in transaction")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("SQLSTATE 55P03"), "{}", out.stderr);
+    assert!(!recorded(&db, "0002_add"));
+    // --lock-retries 0: the first lock_timeout is final.
+    let out = p.run(
+        &db,
+        &["run", "--lock-timeout", "200ms", "--lock-retries", "0"],
+    );
+    out.assert_code(7);
+    assert!(!out.stderr.contains("Retry"), "{}", out.stderr);
+}
+
+#[test]
+fn a_hot_standby_is_refused_by_writing_commands_and_named_by_reading_ones() {
+    let primary = Cluster::new(ClusterOptions {
+        tls: false,
+        start: true,
+    });
+    let db = primary.create_db();
+    let p = Project::new();
+    p.write_migration("0001_t", "CREATE TABLE t (id int);\n");
+    p.run(&db, &["run"]).assert_code(0);
+    let standby = primary.standby();
+    let sdb = standby.on_standby(&db);
+    let refused = |args: &[&str]| -> Outcome {
+        let out = p.run(&sdb, args);
+        out.assert_code(3);
+        assert!(
+            out.stderr
+                .contains("DATABASE_URL points at a read-only standby"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        out
+    };
+    // Nothing pending: refused all the same (a deploy gate pointed at a standby is wrong).
+    refused(&["run"]);
+    p.write_migration("0002_u", "CREATE TABLE u (id int);\n");
+    let out = refused(&["run"]);
+    assert!(!out.stderr.contains("25006"), "{}", out.stderr);
+    refused(&["upgrade"]);
+    refused(&["stamp"]);
+    refused(&["repair"]);
+    for args in [&["status"][..], &["verify"], &["ping"]] {
+        let out = p.run(&sdb, args);
+        assert!(
+            out.stderr.contains("reading a read-only standby"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    p.run(&sdb, &["status"]).assert_code(9);
+}
+
+#[test]
+fn a_role_without_the_privileges_the_sentry_needs_gets_exit_3_and_the_grant() {
+    let c = cluster();
+    let db = c.create_db();
+    let password = "weak-role-pw-31c9";
+    let role = c.create_role(password);
+    let url = db.url_with(&role, Some(password), "127.0.0.1", "sslmode=disable");
+    let p = Project::new();
+    p.write_migration("0001_t", "CREATE TABLE t (id int);\n");
+    // 1. It cannot create the tracking table in public (PostgreSQL 15: only the owner can).
+    let out = run(p.sentry(&db).env("DATABASE_URL", &url).arg("run"));
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains(&format!(
+            "Fix, as the database owner: GRANT USAGE, CREATE ON SCHEMA public TO {role};"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("internal error"), "{}", out.stderr);
+    // 2. The table exists (made by the owner) but the role may not read it.
+    p.run(&db, &["run"]).assert_code(0);
+    let out = run(p.sentry(&db).env("DATABASE_URL", &url).arg("run"));
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .contains(&format!("ON TABLE schema_migrations TO {role};")),
+        "{}",
+        out.stderr
+    );
+    // 3. The advisory-lock function revoked.
+    db.execute(&format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON schema_migrations TO {role}; \
+         REVOKE EXECUTE ON FUNCTION pg_try_advisory_lock(bigint) FROM PUBLIC;"
+    ));
+    let out = run(p.sentry(&db).env("DATABASE_URL", &url).arg("run"));
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains(&format!(
+            "GRANT EXECUTE ON FUNCTION pg_try_advisory_lock(bigint) TO {role};"
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_no_transaction_migration_is_retried_only_before_its_first_statement_succeeded() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration("0001_t", "CREATE TABLE t (id int);\n");
+    p.run(&db, &["run"]).assert_code(0);
+    // Past the first statement: something is committed already, so never retried.
+    p.write_migration(
+        "0002_two",
+        "-- sentry:no-transaction\nCREATE TABLE u (id int);\nALTER TABLE t ADD COLUMN c int;\n",
+    );
+    let (c, _) = blocker(&db);
+    let out = p.run(
+        &db,
+        &["run", "--lock-timeout", "200ms", "--lock-retries", "3"],
+    );
+    out.assert_code(7);
+    assert!(!out.stderr.contains("Retry"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("these 1 stayed applied"),
+        "{}",
+        out.stderr
+    );
+    drop(c);
+    // Its first statement: nothing committed yet, retried until the blocker is gone.
+    p.write_migration(
+        "0002_two",
+        "-- sentry:no-transaction\nALTER TABLE t ADD COLUMN c int;\nCREATE TABLE IF NOT EXISTS u (id int);\n",
+    );
+    let (mut c, _) = blocker(&db);
+    let watch_url = db.url();
+    let committer = thread::spawn(move || commit_after_first_lock_wait(&watch_url, &mut c));
+    let out = p.run(
+        &db,
+        &["run", "--lock-timeout", "200ms", "--lock-retries", "6"],
+    );
+    committer.join().unwrap();
+    out.assert_code(0);
+    assert!(out.stderr.contains("Retry 1 of 6"), "{}", out.stderr);
+    assert!(recorded(&db, "0002_two"));
+}

@@ -1,0 +1,3 @@
+-- sso_sessions is not used as all of the necessary data is in sessions
+drop table if exists auth.sso_sessions;
+

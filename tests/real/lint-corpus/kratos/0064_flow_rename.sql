@@ -1,0 +1,1 @@
+ALTER TABLE "selfservice_verification_requests" RENAME TO "selfservice_verification_flows";

@@ -1,0 +1,1 @@
+ALTER TABLE "identity_recovery_tokens" ADD COLUMN "identity_id" UUID;

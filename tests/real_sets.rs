@@ -1,0 +1,198 @@
+//! Real public migration sets (see tests/real/*/README.md for their sources and licences),
+//! converted to the sentry's layout, run end to end against real PostgreSQL:
+//!
+//! - a fresh apply by the sentry builds exactly what psql builds (`pg_dump --schema-only`,
+//!   byte for byte, the sentry's tracking table aside), and a second run is a no-op;
+//! - the half-migrated adoption case: psql applied the first half (another tool migrated the
+//!   database), then the sentry gets every file and no tracking rows. It either converges on
+//!   the psql-built schema, or fails having committed nothing, with a `stamp --to` suggestion
+//!   that, when followed, converges.
+
+mod common;
+#[path = "support/pg_dump.rs"]
+mod pg_dump;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::{Outcome, TestDb, as_app, cluster, run, sentry};
+use pg_dump::{psql_apply, schema_dump};
+
+/// One real migration set.
+struct Set {
+    dir: &'static str,
+    /// The tracking table the sentry uses for it.
+    table: &'static str,
+    /// What the project's own tool would have created before its first migration.
+    setup: &'static str,
+    /// How many files psql applies before the sentry takes over, in the half-migrated case.
+    splits: &'static [usize],
+}
+
+const ATUIN: Set = Set {
+    dir: "atuin-server",
+    table: "public.schema_migrations",
+    setup: "",
+    // 10: the replay converges by itself; 16: it would re-create the `events` table 0010
+    // dropped, so it is refused and the stamp suggestion is followed.
+    splits: &[10, 16],
+};
+
+/// Harbor's 0030 and 0040 alter golang-migrate's `schema_migrations`, which therefore exists
+/// before them (and is why the sentry needs `--table` here).
+const HARBOR: Set = Set {
+    dir: "harbor",
+    table: "public.sentry_migrations",
+    setup: "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, \
+            dirty boolean NOT NULL);",
+    // The replay fails on seed rows (23505) and the suggestion is followed; at 6, the seed
+    // rows of 0050 duplicate those of 0001 inside the replay, which must not count as evidence
+    // that 0050 ran before.
+    splits: &[6, 19],
+};
+
+impl Set {
+    fn folder(&self) -> PathBuf {
+        common::repo_root().join("tests/real").join(self.dir)
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.folder())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn database(&self) -> TestDb<'static> {
+        let db = cluster().create_db();
+        if !self.setup.is_empty() {
+            as_app(&db, self.setup);
+        }
+        db
+    }
+
+    fn sentry(&self, db: &TestDb, args: &[&str]) -> Outcome {
+        let cwd = tempfile::tempdir().unwrap();
+        run(sentry()
+            .current_dir(cwd.path())
+            .env("DATABASE_URL", db.url())
+            .arg("--migrations-dir")
+            .arg(self.folder())
+            .args(["--table", self.table])
+            .args(args))
+    }
+
+    /// The schema psql builds from every file.
+    fn reference(&self) -> String {
+        let db = self.database();
+        psql_apply(&db, &self.files());
+        schema_dump(&db, None)
+    }
+
+    fn dump(&self, db: &TestDb) -> String {
+        schema_dump(db, Some(self.table))
+    }
+}
+
+fn fresh_apply_equals_psql_and_a_rerun_is_a_no_op(set: &Set) {
+    let reference = set.reference();
+    let db = set.database();
+    set.sentry(&db, &["check"]).assert_code(0);
+    let out = set.sentry(&db, &["run"]);
+    out.assert_code(0);
+    assert_eq!(set.dump(&db), reference, "{}", out.stderr);
+    let again = set.sentry(&db, &["run"]);
+    again.assert_code(0);
+    assert!(
+        again.stderr.contains("nothing to apply"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(set.dump(&db), reference);
+}
+
+/// The `VERSION` of the first `stamp --to VERSION` in `text`.
+fn suggested_stamp(text: &str) -> Option<String> {
+    let at = text.find("stamp --to ")? + "stamp --to ".len();
+    Some(
+        text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect(),
+    )
+}
+
+fn half_migrated_adoption_converges(set: &Set) {
+    let reference = set.reference();
+    let files = set.files();
+    for &split in set.splits {
+        let db = set.database();
+        psql_apply(&db, &files[..split]);
+        let before = schema_dump(&db, None);
+
+        let out = set.sentry(&db, &["run"]);
+        assert!(
+            out.stderr.contains("ADOPTING AN EXISTING SCHEMA"),
+            "{}",
+            out.stderr
+        );
+        match out.code {
+            0 => {}
+            7 => {
+                // Nothing committed, not even the tracking table.
+                assert_eq!(schema_dump(&db, None), before, "{}", out.stderr);
+                let version = suggested_stamp(&out.stderr)
+                    .unwrap_or_else(|| panic!("no stamp suggestion in\n{}", out.stderr));
+                set.sentry(&db, &["stamp", "--to", &version]).assert_code(0);
+                set.sentry(&db, &["run"]).assert_code(0);
+            }
+            code => panic!("split {split}: exit {code}:\n{}", out.stderr),
+        }
+        assert_eq!(set.dump(&db), reference, "split {split}:\n{}", out.stderr);
+        let again = set.sentry(&db, &["run"]);
+        again.assert_code(0);
+        assert!(
+            again.stderr.contains("nothing to apply"),
+            "{}",
+            again.stderr
+        );
+    }
+}
+
+#[test]
+fn atuin_fresh_apply_equals_psql_and_a_rerun_is_a_no_op() {
+    fresh_apply_equals_psql_and_a_rerun_is_a_no_op(&ATUIN);
+}
+
+#[test]
+fn atuin_half_migrated_by_another_tool_converges() {
+    half_migrated_adoption_converges(&ATUIN);
+}
+
+#[test]
+fn harbor_fresh_apply_equals_psql_and_a_rerun_is_a_no_op() {
+    fresh_apply_equals_psql_and_a_rerun_is_a_no_op(&HARBOR);
+}
+
+#[test]
+fn harbor_half_migrated_by_another_tool_converges() {
+    half_migrated_adoption_converges(&HARBOR);
+}
+
+#[test]
+fn harbor_altering_golang_migrates_table_is_refused_under_the_default_table() {
+    let out = run(sentry()
+        .arg("--migrations-dir")
+        .arg(HARBOR.folder())
+        .arg("check"));
+    out.assert_code(6);
+    let text = out.stderr;
+    assert!(
+        text.contains("0030_2_0_0_schema.sql:22: `ALTER TABLE schema_migrations ADD COLUMN data_version int` changes the tracking table"),
+        "{text}"
+    );
+    assert!(text.contains("--table"), "{text}");
+}

@@ -1,0 +1,187 @@
+//! The round trips of the deploy's hot path, counted from `-vv` (issue #12): a regression that
+//! adds one shows here. `-vv` traces every message the sentry sends: the driver's
+//! "executing simple query" (one simple-protocol message, however many statements), the
+//! sentry's "round trip:" for a typed query (one message, no separate prepare), and the
+//! driver's "preparing query" and "executing statement" for a prepared one.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{Outcome, TestDb, cluster, run, sentry};
+
+/// The messages a run sent, in order: the first line of each trace.
+fn round_trips(out: &Outcome) -> Vec<String> {
+    out.stderr
+        .lines()
+        .filter(|l| {
+            l.contains("executing simple query:")
+                || l.contains("executing statement batch:")
+                || l.contains("] round trip:")
+                || l.contains("[sentry] round trip:")
+                || l.contains("preparing query")
+                || l.contains("executing statement ")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn sentry_in(dir: &Path, db: &TestDb<'_>, args: &[&str]) -> Outcome {
+    run(sentry()
+        .current_dir(dir)
+        .env("DATABASE_URL", db.url())
+        .args(args)
+        .args(["--migrations-dir", "migrations"]))
+}
+
+fn three_migrations(dir: &Path) {
+    let m = dir.join("migrations");
+    fs::create_dir(&m).unwrap();
+    for (i, t) in ["a", "b", "c"].iter().enumerate() {
+        fs::write(
+            m.join(format!("000{}_create_{t}.sql", i + 1)),
+            format!("CREATE TABLE {t} (id int PRIMARY KEY);\n"),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_no_op_run_is_three_round_trips_and_the_lock_travels_with_the_rows() {
+    let db = cluster().create_db();
+    let dir = tempfile::tempdir().unwrap();
+    three_migrations(dir.path());
+    sentry_in(dir.path(), &db, &["run"]).assert_code(0);
+
+    let out = sentry_in(dir.path(), &db, &["run", "-vv"]);
+    out.assert_code(0);
+    let trips = round_trips(&out);
+    assert_eq!(
+        trips.len(),
+        5,
+        "a no-op run: the opening message, the pooler check with the lock and the rows, the \
+         quiet-pooler check on a second connection and the server-side cleanup timeouts \
+         (issue #8, SPEC §5.4 and §5.7), the unlock; got:\n{}",
+        trips.join("\n")
+    );
+    // 1: facts, the schema that resolves the table, the table's columns.
+    assert!(trips[0].contains("current_database()"), "{}", trips[0]);
+    assert!(trips[0].contains("current_schema()"), "{}", trips[0]);
+    assert!(trips[0].contains("pg_attribute"), "{}", trips[0]);
+    // 2: the pooler evidence, the lock attempt guarded by the backend pid, the shape again and
+    // the rows: all in one message.
+    assert!(trips[1].contains("pg_backend_pid()"), "{}", trips[1]);
+    assert!(trips[1].contains("pg_try_advisory_lock("), "{}", trips[1]);
+    assert!(
+        trips[1].contains("FROM \"public\".\"schema_migrations\""),
+        "{}",
+        trips[1]
+    );
+    // 3, 4 (issue #8): a second connection's backend pid, the session's cleanup timeouts.
+    assert!(trips[2].contains("pg_backend_pid()"), "{}", trips[2]);
+    assert!(
+        trips[3].contains("idle_in_transaction_session_timeout"),
+        "{}",
+        trips[3]
+    );
+    // 5: the unlock.
+    assert!(trips[4].contains("pg_advisory_unlock"), "{}", trips[4]);
+    assert!(out.stderr.contains("lock acquired (key"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("3 applied, 0 pending"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("applied 0"), "{}", out.stdout);
+}
+
+#[test]
+fn status_is_two_round_trips_and_reads_the_rows_in_text() {
+    let db = cluster().create_db();
+    let dir = tempfile::tempdir().unwrap();
+    three_migrations(dir.path());
+    sentry_in(dir.path(), &db, &["run"]).assert_code(0);
+
+    let out = sentry_in(dir.path(), &db, &["status", "-vv", "--format", "json"]);
+    out.assert_code(0);
+    let trips = round_trips(&out);
+    assert_eq!(trips.len(), 2, "status; got:\n{}", trips.join("\n"));
+    assert!(
+        trips[1].contains("FROM \"public\".\"schema_migrations\""),
+        "{}",
+        trips[1]
+    );
+    assert!(!trips[1].contains("pg_try_advisory_lock"), "{}", trips[1]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["applied"].as_array().unwrap().len(), 3, "{}", out.stdout);
+    assert_eq!(v["applied"][0]["version"], "0001_create_a");
+    assert_eq!(v["applied"][0]["stamped"], false);
+    assert!(
+        v["applied"][0]["execution_time_ms"].is_number(),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn when_another_session_holds_the_lock_the_rows_are_read_again_under_it() {
+    let db = cluster().create_db();
+    let dir = tempfile::tempdir().unwrap();
+    three_migrations(dir.path());
+    sentry_in(dir.path(), &db, &["run"]).assert_code(0);
+    let out = sentry_in(dir.path(), &db, &["run", "-vv"]);
+    let key: i64 = out
+        .stderr
+        .split("lock acquired (key ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|s| s.parse().ok())
+        .expect("the lock key");
+
+    // Hold the lock in another session for a moment; the sentry's opening attempt fails, it
+    // polls, and reads the table again once the lock is its own.
+    let mut holder = db.client();
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .unwrap();
+    let child = std::thread::spawn({
+        let dir = dir.path().to_path_buf();
+        let url = db.url();
+        move || {
+            run(sentry()
+                .current_dir(&dir)
+                .env("DATABASE_URL", url)
+                .args(["run", "-vv", "--wait-for-lock", "20s"])
+                .args(["--migrations-dir", "migrations"]))
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .unwrap();
+    let out = child.join().unwrap();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("waiting for advisory lock"),
+        "{}",
+        out.stderr
+    );
+    let trips = round_trips(&out);
+    let after: Vec<&String> = trips
+        .iter()
+        .skip_while(|t| !t.contains("pg_try_advisory_lock($1)"))
+        .collect();
+    assert!(
+        after
+            .iter()
+            .any(|t| t.contains("FROM \"public\".\"schema_migrations\"")),
+        "the rows must be read after the lock was taken:\n{}",
+        trips.join("\n")
+    );
+    assert!(
+        out.stderr.contains("3 applied, 0 pending"),
+        "{}",
+        out.stderr
+    );
+}
