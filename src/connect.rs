@@ -16,6 +16,7 @@ use postgres::{Client, NoTls, SimpleQueryMessage, SimpleQueryRow};
 use crate::conninfo::{ConnInfo, PasswordSource, SslMode};
 use crate::error::{Error, Result, io_kind};
 use crate::output;
+use crate::pooler;
 use crate::tls::{self, Tls};
 
 /// The first delay between `--wait` attempts; doubled each time up to [`MAX_BACKOFF`].
@@ -56,6 +57,8 @@ pub struct Facts {
     pub read_only: bool,
     /// `current_user`, for the GRANT of a privilege error.
     pub role: String,
+    /// The session's TCP endpoints as the server sees them (none over a unix socket).
+    pub endpoints: Option<pooler::Endpoints>,
 }
 
 /// A failed attempt, classified.
@@ -459,11 +462,9 @@ fn chain_text(err: &postgres::Error) -> String {
 /// see `opening`).
 pub const FACTS_SQL: &str = "SELECT current_database(), current_setting('server_version'), \
      pg_backend_pid(), s.ssl, s.version, pg_is_in_recovery(), \
-     current_setting('transaction_read_only'), current_user \
+     current_setting('transaction_read_only'), current_user, \
+     host(inet_client_addr()), inet_client_port(), host(inet_server_addr()), inet_server_port() \
      FROM (SELECT 1) AS one LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()";
-
-/// The pooler evidence read in the transaction after [`FACTS_SQL`]'s: the backend's pid.
-pub const POOLER_SQL: &str = "SELECT pg_backend_pid()";
 
 /// Reads the server facts in one round trip, then checks in a second transaction that the
 /// backend stayed the same and a session setting survived the commit: a transaction-pooling
@@ -483,23 +484,14 @@ pub fn facts(client: &mut Client) -> Result<Facts> {
     });
     let facts = Facts::parse(row, latency)?;
     let again = client
-        .simple_query(POOLER_SQL)
+        .simple_query(pooler::POOLER_SQL)
         .map_err(|e| Error::db("checking for a connection pooler", &e))?;
     let row = again.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(r) => Some(r),
         _ => None,
     });
-    facts.refuse_pooler(row)?;
+    pooler::refuse_moved(&facts, row)?;
     Ok(facts)
-}
-
-fn pooler_error(evidence: &str) -> Error {
-    Error::env(format!(
-        "DATABASE_URL goes through a transaction-pooling connection pooler (PgBouncer): \
-         {evidence}, so a session advisory lock cannot protect the migration. Use the \
-         database's direct connection string (on Render: the Internal Database URL, not \
-         connectionPoolString)"
-    ))
 }
 
 /// Makes the server clean up after a sentry that cannot (SPEC §5.7): a session left idle in a
@@ -629,11 +621,19 @@ impl Link {
         }
     }
 
-    /// The third pooler signal (SPEC §5.4): a second client connection that lands on the first
-    /// one's backend is impossible without a pooler. This catches a quiet transaction pool
-    /// with a single server connection, which the two checks of [`facts`] cannot see; a plain
-    /// TCP proxy (one backend per client connection) passes.
+    /// The pooler check of writing commands (SPEC §5.4, see [`pooler`]): the server's view of
+    /// the session is this process's own socket, or else a second client connection is not
+    /// served by the first one's backend.
     pub fn refuse_pooler(&self, facts: &Facts) -> Result<()> {
+        if let Some(seen) = &facts.endpoints
+            && pooler::proven_direct(seen)
+        {
+            debug!(
+                "pooler check: the server sees this process's own socket ({} -> {}): direct",
+                seen.0, seen.1
+            );
+            return Ok(());
+        }
         crate::interrupt::tick("checking for a connection pooler");
         let mut other = match self.another() {
             Ok(c) => c,
@@ -644,22 +644,7 @@ impl Link {
             }
         };
         crate::interrupt::tick("checking for a connection pooler");
-        let pid = other
-            .simple_query("SELECT pg_backend_pid()")
-            .map_err(|e| Error::db("checking for a connection pooler", &e))?
-            .iter()
-            .find_map(|m| match m {
-                SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse::<i32>().ok()),
-                _ => None,
-            });
-        if pid == Some(facts.backend_pid) {
-            return Err(pooler_error(&format!(
-                "a second client connection was served by the first one's server backend \
-                 (pid {pid}), which only a pooler does",
-                pid = facts.backend_pid
-            )));
-        }
-        Ok(())
+        pooler::refuse_shared_backend(facts, &mut other)
     }
 }
 
@@ -689,6 +674,7 @@ impl Facts {
             in_recovery: get(5) == "t",
             read_only: get(6) == "on",
             role: get(7),
+            endpoints: pooler::endpoints((&get(8), &get(9)), (&get(10), &get(11))),
         })
     }
 
@@ -696,25 +682,6 @@ impl Facts {
     /// guarded by it does nothing if a pooler has moved the session (SPEC §5.4).
     pub fn same_backend_sql(&self) -> String {
         format!("pg_backend_pid() = {}", self.backend_pid)
-    }
-
-    /// Refuses a transaction pooler, given [`POOLER_SQL`]'s row from a later transaction.
-    pub fn refuse_pooler(&self, row: Option<&SimpleQueryRow>) -> Result<()> {
-        let pid: i32 = row
-            .and_then(|r| r.get(0))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(self.backend_pid);
-        if pid != self.backend_pid {
-            return Err(Error::env(format!(
-                "DATABASE_URL goes through a transaction-pooling connection pooler (PgBouncer): \
-                 two transactions ran on different server backends ({} then {pid}), so a \
-                 session advisory lock cannot protect the migration. Use the database's direct \
-                 connection string (on Render: the Internal Database URL, not \
-                 connectionPoolString)",
-                self.backend_pid
-            )));
-        }
-        Ok(())
     }
 
     /// The marker line's summary: `mdraft, PostgreSQL 15.4, TLS, 11 ms`.

@@ -24,6 +24,7 @@ pub mod opening;
 pub mod output;
 pub mod passfile;
 pub mod plan;
+pub mod pooler;
 pub mod redact;
 pub mod rollback;
 pub mod schema;

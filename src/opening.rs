@@ -22,6 +22,7 @@ use postgres::{Client, SimpleQueryRow};
 use crate::connect::{self, Facts};
 use crate::db;
 use crate::error::{Error, Result};
+use crate::pooler;
 use crate::tracking::{self, Table};
 
 /// What the first message found.
@@ -105,7 +106,7 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
     let ours = || -> Result<bool> {
         Ok(tracking::shape(&first.table, &first.columns)? == tracking::Shape::Ours)
     };
-    let mut statements = vec![connect::POOLER_SQL.to_string()];
+    let mut statements = vec![pooler::POOLER_SQL.to_string()];
     match next {
         Next::Check => {}
         Next::Read => {
@@ -137,9 +138,7 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
     let mut results = db::batch(client, &statements)
         .map_err(|e| Error::db(what, &e))?
         .into_iter();
-    first
-        .facts
-        .refuse_pooler(results.next().unwrap_or_default().first())?;
+    pooler::refuse_moved(&first.facts, results.next().unwrap_or_default().first())?;
     Ok(match next {
         Next::Check => Second {
             locked: false,
