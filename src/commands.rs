@@ -1005,14 +1005,15 @@ fn write_status_table(
     results: &[CheckResult],
 ) -> Result<()> {
     // Every cell is a value from the tracking table or the folder: escaped, so that a version
-    // or a note holding a newline cannot add a line (or a marker) to the table.
-    let mut rows: Vec<[String; 4]> = Vec::new();
+    // or a note holding a newline cannot add a line (or a marker) to the table. The cells are
+    // made twice, once for the column widths and once to write them, rather than held: with
+    // 10,000 applied migrations the table would be megabytes (issue #12's RSS target).
     let drift: BTreeMap<&str, &str> = plan
         .drifted
         .iter()
         .map(|d| (d.migration.version.as_str(), d.recorded.as_str()))
         .collect();
-    for (row, file) in &plan.applied {
+    let applied = plan.applied.iter().map(|(row, file)| {
         let (state, extra) = if let Some(recorded) = drift.get(row.version.as_str()) {
             let now = file.map(|m| m.checksum.as_str()).unwrap_or_default();
             (
@@ -1033,62 +1034,59 @@ fn write_status_table(
         } else {
             ("applied", String::new())
         };
-        rows.push([
+        [
             esc(&row.version).into_owned(),
             state.to_string(),
             format!("{} ({} ms)", esc(&row.applied_at), row.execution_time_ms),
             extra,
-        ]);
-    }
-    for m in &plan.pending {
+        ]
+    });
+    let pending = plan.pending.iter().map(|m| {
         let ooo = plan.out_of_order.iter().any(|o| o.version == m.version);
-        rows.push([
+        [
             esc(&m.version).into_owned(),
             if ooo { "OUT-OF-ORDER" } else { "pending" }.to_string(),
             String::new(),
             String::new(),
-        ]);
+        ]
+    });
+    let rows = || applied.clone().chain(pending.clone());
+    let (mut w0, mut w1, mut w2) = (7, 5, 7);
+    for r in rows() {
+        w0 = w0.max(r[0].chars().count());
+        w1 = w1.max(r[1].len());
+        w2 = w2.max(r[2].chars().count());
     }
-    let w0 = rows
-        .iter()
-        .map(|r| r[0].chars().count())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(5).max(5);
-    let w2 = rows
-        .iter()
-        .map(|r| r[2].chars().count())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    let mut text = format!(
-        "database {} · table {} · folder {}\n{:<w0$}  {:<w1$}  {:<w2$}  NOTE\n",
+    let mut out = std::io::BufWriter::new(out);
+    writeln!(
+        out,
+        "database {} · table {} · folder {}\n{:<w0$}  {:<w1$}  {:<w2$}  NOTE",
         esc(&facts.database),
         table.qualified,
         esc(&cfg.migrations_dir.display().to_string()),
         "VERSION",
         "STATE",
         "APPLIED",
-    );
-    for r in &rows {
+    )
+    .map_err(write_error)?;
+    for r in rows() {
         let line = format!("{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3]);
-        text.push_str(line.trim_end());
-        text.push('\n');
+        writeln!(out, "{}", line.trim_end()).map_err(write_error)?;
     }
-    text.push_str(&format!(
-        "current: {}  head: {}  pending: {}  drifted: {}  missing files: {}\n",
+    writeln!(
+        out,
+        "current: {}  head: {}  pending: {}  drifted: {}  missing files: {}",
         esc(plan.current().unwrap_or("(none)")),
         esc(plan.head().unwrap_or("(none)")),
         plan.pending.len(),
         plan.drifted.len(),
         plan.missing.len()
-    ));
+    )
+    .map_err(write_error)?;
     for r in results {
-        text.push_str(&esc(&r.line()));
-        text.push('\n');
+        writeln!(out, "{}", esc(&r.line())).map_err(write_error)?;
     }
-    out.write_all(text.as_bytes()).map_err(write_error)
+    out.flush().map_err(write_error)
 }
 
 /// The first 12 characters of a checksum (read from the table: any text), escaped.

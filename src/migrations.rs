@@ -125,7 +125,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
         let path = entry.path();
         // A `*.sql` entry that is not a regular file (a directory, a FIFO, a socket) would be
         // a migration silently skipped, or a read that never returns: refuse it unopened.
-        if let Some(problem) = not_a_regular_file(&path) {
+        if let Some(problem) = not_a_regular_file(&entry, &path) {
             problems.push(problem);
             if let FileKind::Up(stem) | FileKind::Down(stem) = kind {
                 failed_stems.insert(stem.to_owned());
@@ -496,8 +496,12 @@ fn file_type_name(t: fs::FileType) -> &'static str {
 
 /// The problem of a `*.sql` entry that is not a regular file (through a symlink too), found
 /// with `stat` alone: such an entry is never opened. A broken symlink is left to the read,
-/// which reports it as unreadable.
-fn not_a_regular_file(path: &Path) -> Option<SetProblem> {
+/// which reports it as unreadable. The directory listing's own type spares the `stat` of a
+/// plain file (10,000 of them in a long history).
+fn not_a_regular_file(entry: &fs::DirEntry, path: &Path) -> Option<SetProblem> {
+    if entry.file_type().is_ok_and(|t| t.is_file()) {
+        return None;
+    }
     let meta = fs::metadata(path).ok()?;
     if meta.is_file() {
         return None;
@@ -534,7 +538,9 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
         )));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes)?;
+    // Through `Take`, not `File::read_to_end`, which would `stat` and `lseek` the file again
+    // for a size this function already has.
+    (&mut file).take(u64::MAX).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
