@@ -758,18 +758,15 @@ fn slow_rollback(db: &TestDb) -> Project {
     p
 }
 
-/// SIGTERM while a stored rollback runs: the statement is cancelled, the transaction rolled
-/// back (the row stays), the lock released, and the process ends by SIGTERM (SPEC §5.7).
-#[test]
-fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
-    let db = cluster().create_db();
-    let p = slow_rollback(&db);
-    let mut cmd = p.sentry(&db);
+/// Runs `rollback --to 0`, sends SIGTERM once the sentry's backend runs `pg_sleep`, and returns
+/// how the process ended and its stderr; checks that it ended in time (SPEC §5.7).
+fn sigterm_mid_rollback(db: &TestDb, p: &Project) -> (std::process::ExitStatus, String) {
+    let mut cmd = p.sentry(db);
     cmd.args(["rollback", "--to", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = spawn_group(&mut cmd);
-    wait_for_statement(&db, "pg_sleep");
+    wait_for_statement(db, "pg_sleep");
     assert!(child.signal(libc::SIGTERM));
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
@@ -781,9 +778,35 @@ fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
     };
     let mut stderr = String::new();
     let _ = child.stderr().unwrap().read_to_string(&mut stderr);
+    (status, stderr)
+}
+
+/// SIGTERM while a stored rollback runs: the statement is cancelled, the transaction rolled
+/// back (the row stays), the lock released, and the process ends by SIGTERM (SPEC §5.7). The
+/// message says it was rolling back, not applying, and what that leaves.
+#[test]
+fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
+    let db = cluster().create_db();
+    let p = slow_rollback(&db);
+    let (status, stderr) = sigterm_mid_rollback(&db, &p);
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{stderr}");
     assert!(
-        stderr.contains("interrupted by SIGTERM while running 0001_a"),
+        stderr.contains(
+            "interrupted by SIGTERM while rolling back 0001_a: its transaction was rolled back \
+             on the server (the running statement cancelled): 0001_a's stored rollback runs in \
+             one transaction with the deletion of its tracking row, so nothing of it was \
+             committed; 0001_a is still applied and its tracking row kept."
+        ) && stderr.contains(
+            "\n    Rolled back before it (committed, they stay rolled back): none.\n    \
+             Not attempted (still applied): none.\n    \
+             The advisory lock was released. Run `rollback --to 0` again to continue with 0001_a."
+        ),
+        "{stderr}"
+    );
+    // Not apply's wording.
+    assert!(!stderr.contains("while running"), "{stderr}");
+    assert!(
+        !stderr.contains("a migration is all or nothing"),
         "{stderr}"
     );
     assert!(
@@ -792,6 +815,65 @@ fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
     );
     assert_eq!(recorded(&db), ["0001_a"]);
     assert!(exists(&db, "a"));
+}
+
+/// SIGTERM during a long statement of a no-transaction rollback (statement by statement): the
+/// statement is cancelled, the lock released, the process ends by SIGTERM, and the message
+/// names the statement that ran and stays executed — no claim that nothing was committed.
+#[test]
+fn sigterm_mid_no_transaction_rollback_says_which_statements_stayed() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration("0001_a", "CREATE TABLE a (id int);\n");
+    write_down(&p, "0001_a", "DROP TABLE a;\n");
+    p.write_migration("0002_ix", "CREATE INDEX ix_a_id ON a (id);\n");
+    write_down(
+        &p,
+        "0002_ix",
+        "-- sentry:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS ix_a_id;\n\
+         SELECT pg_sleep(30);\nCREATE TABLE IF NOT EXISTS rolled_back (id int);\n",
+    );
+    p.run(&db, &["run"]).assert_code(0);
+
+    let (status, stderr) = sigterm_mid_rollback(&db, &p);
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{stderr}");
+    assert!(
+        wait_until(Duration::from_secs(2), || server_is_clean(&db)),
+        "the sentry's session is busy or holds a lock"
+    );
+    for needle in [
+        "interrupted by SIGTERM while rolling back 0002_ix: 0002_ix's stored rollback is marked \
+         sentry:no-transaction, so it is not atomic: its statements commit one by one. \
+         Statement 2 of 3 (line 3) was cancelled on the server before it completed; statement \
+         3 did not run.",
+        "\n    These 1 of its 3 statements ran and stay executed:\n      \
+         line 2: DROP INDEX CONCURRENTLY IF EXISTS ix_a_id\n",
+        "\n    0002_ix is still recorded as applied (its tracking row kept): the next rollback \
+         replays all of its stored rollback, so its statements must be idempotent (IF EXISTS).",
+        "\n    Rolled back before it (committed, they stay rolled back): none.\n    \
+         Not attempted (still applied): 0001_a.\n    \
+         The advisory lock was released. Run `rollback --to 0` again to continue with 0002_ix.",
+        "=== MIGRATION SENTRY: FAILED (SIGTERM: interrupted, status 143) ===",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} not in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("nothing of the interrupted one"),
+        "{stderr}"
+    );
+    // What the message says is what the database holds: statement 1 stayed, 3 never ran.
+    assert!(!exists(&db, "ix_a_id"));
+    assert!(!exists(&db, "rolled_back"));
+    assert_eq!(recorded(&db), ["0001_a", "0002_ix"]);
+
+    // As the message says, running it again replays all of it and continues.
+    db.execute(
+        "UPDATE schema_migrations SET rollback_sql = replace(rollback_sql, 'pg_sleep(30)', \
+         'pg_sleep(0)') WHERE version = '0002_ix'",
+    );
+    p.run(&db, &["rollback", "--to", "0"]).assert_code(0);
+    assert!(recorded(&db).is_empty());
+    assert!(!exists(&db, "a") && exists(&db, "rolled_back"));
 }
 
 /// `--timeout` while a stored rollback runs: exit 10, the rollback undone, nothing locked.
@@ -804,8 +886,12 @@ fn timeout_mid_rollback_is_exit_10() {
     assert!(started.elapsed() < Duration::from_secs(10));
     out.assert_code(10);
     assert!(
-        out.stderr
-            .contains("--timeout 2s passed while running 0001_a"),
+        out.stderr.contains(
+            "--timeout 2s passed while rolling back 0001_a: its transaction was rolled back on \
+             the server (the running statement cancelled)"
+        ) && out
+            .stderr
+            .contains("0001_a is still applied and its tracking row kept."),
         "{}",
         out.stderr
     );
