@@ -391,7 +391,7 @@ fn apply_without_transaction(
         let entry = format!("line {}: {}", st.line, st.sql);
         // Nothing of the migration is committed yet (and no block of its own is open): a lock
         // timeout here is retried like a transactional migration's; past that point, never.
-        let result = if kept.is_empty() && in_block.is_none() {
+        let attempt = if kept.is_empty() && in_block.is_none() {
             with_lock_retries(client, s, &m.version, |client| {
                 match run_statement(client, m, st)? {
                     Err(err) if is_lock_timeout(&err) => {
@@ -401,10 +401,14 @@ fn apply_without_transaction(
                     }
                     other => Ok(other),
                 }
-            })?
+            })
         } else {
-            run_statement(client, m, st)?
+            run_statement(client, m, st)
         };
+        // An interruption here stopped it before it was sent.
+        let result = attempt.map_err(|e| {
+            e.leaving(|| interrupted_mid_file(&m.version, &kept, st.line, "had not started"))
+        })?;
         let err = match result {
             Ok(()) => {
                 match block_effect(st.sql) {
@@ -430,7 +434,11 @@ fn apply_without_transaction(
                     hint: lost_mid_file_hint(&kept, st.line),
                 });
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                return Err(e.leaving(|| {
+                    interrupted_mid_file(&m.version, &kept, st.line, &interrupted_fate(&err))
+                }));
+            }
         };
         // Inside the file's own transaction block the error aborted the block: nothing can be
         // skipped there.
@@ -448,15 +456,77 @@ fn apply_without_transaction(
         f.aftermath = Aftermath::Kept(kept);
         return Err(Error::MigrationFailed(Box::new(f)));
     }
-    restore_timeouts(client, &saved)?;
+    // Every statement ran: an interruption from here on leaves them applied, without a row
+    // (or, during the commit of the row, with a row the sentry cannot vouch for).
+    let all_ran = |e: Error| {
+        e.leaving(|| {
+            format!(
+                "{v} is a no-transaction migration: every one of its statements ran and stays \
+                 applied, but the recording of its tracking row was interrupted — \
+                 `migration-sentry status` shows whether {v} is recorded; if it is not, the next \
+                 run replays the whole file (stamp recovery skips what already exists).",
+                v = m.version
+            )
+        })
+    };
+    restore_timeouts(client, &saved).map_err(all_ran)?;
     // Its own small transaction: see `record`.
     let mut tx = client
         .transaction()
-        .map_err(|e| Error::db(format!("recording {}", m.version), &e))?;
-    let outcome = record(&mut tx, table, m, started.elapsed(), &skipped)?;
-    tx.commit()
-        .map_err(|e| Error::db(format!("committing the row of {}", m.version), &e))?;
+        .map_err(|e| all_ran(Error::db(format!("recording {}", m.version), &e)))?;
+    let outcome = record(&mut tx, table, m, started.elapsed(), &skipped).map_err(all_ran)?;
+    tx.commit().map_err(|e| {
+        all_ran(Error::db(
+            format!("committing the row of {}", m.version),
+            &e,
+        ))
+    })?;
     Ok(outcome)
+}
+
+/// What a signal or `--timeout` left of a no-transaction migration `v`: the statements in
+/// `kept` committed and stay applied, the one at `line` is what it did (`fate`), the rest did
+/// not run, and no tracking row was written (SPEC §5.3: never "nothing was committed").
+fn interrupted_mid_file(v: &str, kept: &[String], line: usize, fate: &str) -> String {
+    let mut text = format!(
+        "{v} is a no-transaction migration: its statements commit one by one. Its statement \
+         at line {line} {fate}, and those after it did not run."
+    );
+    if kept.is_empty() {
+        text.push_str(
+            " None of its earlier statements stayed applied: nothing of it, and no tracking \
+             row, was committed.",
+        );
+        return text;
+    }
+    text.push_str(&format!(
+        "\nThese {} stayed applied (no tracking row was written):",
+        kept.len()
+    ));
+    for k in kept {
+        text.push_str(&format!("\n  {}", k.replace('\n', "\n    ")));
+    }
+    text.push_str(
+        "\nThe next run replays the whole file: stamp recovery skips what already exists; make \
+         the other statements idempotent (IF NOT EXISTS) so that replaying them is safe.",
+    );
+    text
+}
+
+/// What happened to the statement an interruption (signal, `--timeout`) stopped, from the
+/// error it ended with.
+pub(crate) fn interrupted_fate(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) if *db.code() == postgres::error::SqlState::QUERY_CANCELED => {
+            "was cancelled on the server before it completed".into()
+        }
+        Some(db) => format!(
+            "failed (SQLSTATE {}: {})",
+            db.code().code(),
+            crate::output::external(db.message())
+        ),
+        None => "may or may not have completed (the connection broke)".into(),
+    }
 }
 
 /// The hint of a connection lost in the middle of a no-transaction migration (SPEC §5.3).

@@ -382,10 +382,14 @@ pub enum Error {
         total: usize,
     },
     /// `--timeout` passed, or SIGINT/SIGTERM arrived (exit 10; for a signal the process then
-    /// ends by that signal). `during` names the phase that was interrupted.
+    /// ends by that signal). `during` names the phase that was interrupted; `aftermath`, when
+    /// the phase knows better than [`Cause::consequence`](crate::interrupt::Cause::consequence),
+    /// says what the interruption left in the database (a rollback, a no-transaction
+    /// migration: see [`Error::leaving`]).
     Interrupted {
         cause: crate::interrupt::Cause,
         during: String,
+        aftermath: Option<String>,
     },
     /// The server rejected a query the sentry itself sends, for a reason the sentry cannot
     /// name (exit 1). Privilege refusals are [`Error::Env`] with the GRANT that fixes them.
@@ -422,6 +426,25 @@ impl Error {
     /// A migration-set error with a single problem.
     pub fn set(problem: SetProblem) -> Self {
         Error::MigrationSet(vec![problem])
+    }
+
+    /// For an interruption that does not say yet what it left behind: says it with `state`
+    /// (one sentence a line, after the colon of `interrupted by … while …:`). The generic
+    /// consequence is apply's ("a migration is all or nothing"), which is not true of a
+    /// rollback or of a no-transaction migration. Any other error is returned as it is.
+    pub fn leaving(self, state: impl FnOnce() -> String) -> Self {
+        match self {
+            Error::Interrupted {
+                cause,
+                during,
+                aftermath: None,
+            } => Error::Interrupted {
+                cause,
+                during,
+                aftermath: Some(state()),
+            },
+            other => other,
+        }
     }
 
     /// Wraps an error from a query the sentry sends itself. An interruption (signal,
@@ -613,9 +636,18 @@ impl fmt::Display for Error {
                 "{count} migration{} pending",
                 if *count == 1 { " is" } else { "s are" }
             ),
-            Error::Interrupted { cause, during } => {
-                write!(f, "{cause} while {during}: {}", cause.consequence())
-            }
+            Error::Interrupted {
+                cause,
+                during,
+                aftermath,
+            } => match aftermath {
+                None => write!(f, "{cause} while {during}: {}", cause.consequence()),
+                Some(text) => write!(
+                    f,
+                    "{cause} while {during}: {}",
+                    text.replace('\n', "\n    ")
+                ),
+            },
             Error::Fleet {
                 first,
                 kind,
@@ -700,6 +732,7 @@ mod tests {
         let interrupted = Error::Interrupted {
             cause: crate::interrupt::Cause::Deadline(Duration::from_secs(1)),
             during: "applying 0001_x".into(),
+            aftermath: None,
         };
         assert_eq!(interrupted.kind().code(), 10);
     }

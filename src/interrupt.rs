@@ -391,6 +391,7 @@ fn stop_error(st: &State, during: &str) -> Option<Error> {
         Stop::Cause(cause) => Error::Interrupted {
             cause: *cause,
             during: during.to_string(),
+            aftermath: None,
         },
         Stop::Silent { what, evidence } => silent_error(what, evidence),
     })
@@ -492,6 +493,7 @@ pub fn conclude(result: Result<()>) -> Result<()> {
         (Ok(()), Some((Stop::Cause(cause @ Cause::Signal(_)), _))) => Err(Error::Interrupted {
             cause: *cause,
             during: "finishing (everything above completed)".into(),
+            aftermath: None,
         }),
         _ => result,
     }
@@ -679,6 +681,7 @@ fn end_stuck(stop: &Stop, doing: &str) -> ! {
             let e = Error::Interrupted {
                 cause: *cause,
                 during: during.to_string(),
+                aftermath: None,
             };
             log::error!("{e}");
             log::error!("{note}");

@@ -506,15 +506,18 @@ pub fn execute(
                 step.version
             );
         }
-        crate::interrupt::check(&format!("before rolling back {}", step.version))?;
-        let result = if step.no_transaction {
-            undo_without_transaction(client, table, step, s)
-        } else {
-            // A lock timeout rolled the whole attempt back, row deletion included: retried.
-            apply::with_lock_retries(client, s, &step.version, |client| {
-                undo_in_transaction(client, table, step, s)
-            })
-        };
+        let result = crate::interrupt::check(&format!("about to roll back {}", step.version))
+            .and_then(|()| {
+                if step.no_transaction {
+                    undo_without_transaction(client, table, step, s)
+                } else {
+                    // A lock timeout rolled the whole attempt back, row deletion included:
+                    // retried.
+                    apply::with_lock_retries(client, s, &step.version, |client| {
+                        undo_in_transaction(client, table, step, s)
+                    })
+                }
+            });
         match result {
             Ok(Some(elapsed)) => {
                 info!(
@@ -531,17 +534,40 @@ pub fn execute(
             ),
             Err(e) => {
                 report.failed = Some(step.version.clone());
+                let done: Vec<&str> = report.rolled_back.iter().map(String::as_str).collect();
+                let rest: Vec<&str> = steps[i + 1..].iter().map(|s| s.version.as_str()).collect();
                 return Err(match e {
                     Error::MigrationFailed(mut f) if f.rolling_back => {
-                        let done: Vec<&str> =
-                            report.rolled_back.iter().map(String::as_str).collect();
-                        let rest: Vec<&str> =
-                            steps[i + 1..].iter().map(|s| s.version.as_str()).collect();
                         if let Aftermath::Stopped(stopped) = &mut f.aftermath {
                             stopped.push('\n');
                             stopped.push_str(&progress(&step.version, &done, &rest, target, table));
                         }
                         Error::MigrationFailed(f)
+                    }
+                    // A signal or --timeout: what this migration's rollback left (said by the
+                    // undo functions; before it started, nothing), then the same account of
+                    // the others as a failure gets.
+                    Error::Interrupted {
+                        cause,
+                        during,
+                        aftermath,
+                    } => {
+                        let v = &step.version;
+                        let state = aftermath.unwrap_or_else(|| {
+                            format!(
+                                "nothing of {v}'s rollback had started: {v} is still applied and \
+                                 recorded."
+                            )
+                        });
+                        Error::Interrupted {
+                            cause,
+                            during,
+                            aftermath: Some(format!(
+                                "{state}\n{}\nThe advisory lock was released. Run `rollback --to \
+                                 {target}` again to continue with {v}.",
+                                undone_and_left(&done, &rest)
+                            )),
+                        }
                     }
                     other => other,
                 });
@@ -560,21 +586,29 @@ fn undo_in_transaction(
     step: &Step,
     s: &Settings,
 ) -> Result<Option<Duration>> {
-    let started = Instant::now();
-    let mut tx = client.transaction().map_err(|e| {
-        Error::db(
-            format!("starting the rollback transaction of {}", step.version),
-            &e,
+    let v = &step.version;
+    // What an interruption (signal, --timeout) before the commit leaves: nothing.
+    let untouched = || {
+        format!(
+            "its transaction was rolled back on the server (the running statement cancelled): \
+             {v}'s stored rollback runs in one transaction with the deletion of its tracking \
+             row, so nothing of it was committed; {v} is still applied and its tracking row \
+             kept."
         )
-    })?;
-    apply::set_timeouts(&mut tx, s, Some(true))?;
+    };
+    let started = Instant::now();
+    let mut tx = client
+        .transaction()
+        .map_err(|e| Error::db(format!("starting the rollback transaction of {v}"), &e))
+        .map_err(|e| e.leaving(untouched))?;
+    apply::set_timeouts(&mut tx, s, Some(true)).map_err(|e| e.leaving(untouched))?;
     // The row is deleted in the rollback's own transaction: both commit or neither does, so a
     // crash, a kill or a failed statement can never leave the schema rolled back while the
     // history says applied (the next `run` would skip it), or the row gone while the schema
     // still has the migration (the next `run` would fail on existing objects). Deleting first
     // also takes the row's lock and tells whether it is still there, so that two sentries can
     // never both run it, whatever sits between them and the server.
-    if tracking::delete(&mut tx, table, &step.version)? == 0 {
+    if tracking::delete(&mut tx, table, v).map_err(|e| e.leaving(untouched))? == 0 {
         let _ = tx.rollback();
         return Ok(None);
     }
@@ -585,15 +619,17 @@ fn undo_in_transaction(
         step.sql
     );
     let outcome = {
-        let _long = crate::interrupt::long_under_lock_timeout(
-            &format!("rolling back {}", step.version),
-            s.lock_timeout,
-        )?;
+        let _long =
+            crate::interrupt::long_under_lock_timeout(&format!("rolling back {v}"), s.lock_timeout)
+                .map_err(|e| e.leaving(untouched))?;
         tx.batch_execute(&step.sql)
     };
     if let Err(err) = outcome {
         // Dropping the transaction would roll back too; say it explicitly.
         let _ = tx.rollback();
+        // A cancelled statement (signal, --timeout) or a lost connection is not the stored
+        // SQL's fault: said as what was being done, not as apply's "running".
+        apply::statement_error(&err, v, "rolling back").map_err(|e| e.leaving(untouched))?;
         return Err(match apply::failure(client, &step.script(), s, &err) {
             Error::MigrationFailed(mut f) => {
                 let v = &step.version;
@@ -609,7 +645,16 @@ fn undo_in_transaction(
         });
     }
     tx.commit()
-        .map_err(|e| Error::db(format!("committing the rollback of {}", step.version), &e))?;
+        .map_err(|e| Error::db(format!("committing the rollback of {v}"), &e))
+        .map_err(|e| {
+            e.leaving(|| {
+                format!(
+                    "the interruption came while its transaction committed, so whether {v}'s \
+                     rollback (and the deletion of its tracking row) committed is not known \
+                     here: `migration-sentry status` shows whether {v} is still recorded."
+                )
+            })
+        })?;
     Ok(Some(started.elapsed()))
 }
 
@@ -623,6 +668,7 @@ fn undo_without_transaction(
 ) -> Result<Option<Duration>> {
     let started = Instant::now();
     let script = step.script();
+    let v = &step.version;
     // `plan` checked that it splits.
     let statements = sql_split::split(&step.sql).map_err(|e| {
         Error::Internal(format!(
@@ -632,72 +678,142 @@ fn undo_without_transaction(
             e.message
         ))
     })?;
-    // No transaction to scope SET LOCAL to: set for the session, reset afterwards.
-    apply::set_timeouts(client, s, None)?;
     let n = statements.len();
+    // The statements that ran (`line N: SQL`): they stay executed whatever happens next.
+    let mut ran: Vec<String> = Vec::with_capacity(n);
+    // No transaction to scope SET LOCAL to: set for the session, reset afterwards.
+    apply::set_timeouts(client, s, None).map_err(|e| {
+        e.leaving(|| interrupted_without_transaction(v, &ran, n, None, "had not started"))
+    })?;
     for (k, st) in statements.iter().enumerate() {
-        debug!("SQL of {} line {}:\n{}", step.version, st.line, st.sql);
+        debug!("SQL of {} line {}:\n{}", v, st.line, st.sql);
         let run = |client: &mut Client| -> Result<std::result::Result<(), postgres::Error>> {
             let _long = crate::interrupt::long(&format!(
                 "rolling back {} (line {}, no transaction)",
-                step.version, st.line
+                v, st.line
             ))?;
             Ok(client.batch_execute(st.sql))
         };
+        let at = Some((k + 1, st.line));
         // Until one of its statements has committed, a lock timeout left nothing behind and
         // is retried like a transactional rollback's; past that point, never.
-        let result = if k == 0 {
-            apply::with_lock_retries(client, s, &step.version, |client| match run(client)? {
+        let attempt = if k == 0 {
+            apply::with_lock_retries(client, s, v, |client| match run(client)? {
                 Err(err) if apply::is_lock_timeout(&err) => {
                     let mut f = apply::describe(&script, &err, Some(st));
                     f.rolling_back = true;
-                    f.aftermath = Aftermath::Stopped(statement_stop(&step.version, 1, n, st.line));
+                    f.aftermath = Aftermath::Stopped(statement_stop(v, 1, n, st.line));
                     Err(Error::MigrationFailed(Box::new(f)))
                 }
                 other => Ok(other),
-            })?
+            })
         } else {
-            run(client)?
+            run(client)
         };
-        if let Err(err) = result {
-            match apply::statement_error(&err, &step.version, "rolling back") {
-                Ok(_) => {}
-                // "Every migration is atomic" is not true of this rollback: say what ran.
-                Err(Error::Unreachable { target, reason, .. }) => {
-                    return Err(Error::Unreachable {
-                        target,
-                        reason,
-                        hint: format!(
-                            "{v}'s stored rollback is marked sentry:no-transaction: of its {n} \
-                             statements, {} had run and stay executed, and statement {} (line \
-                             {}) may or may not have; {v} is still recorded as applied. Run \
-                             the same rollback again once the database is reachable: it replays \
-                             all of it (IF EXISTS makes that safe)",
-                            k,
-                            k + 1,
-                            st.line,
-                            v = step.version
-                        ),
-                    });
-                }
-                Err(e) => return Err(e),
+        // An interruption here stopped it before it was sent (between statements, or while
+        // waiting to retry the first one).
+        let result = attempt.map_err(|e| {
+            e.leaving(|| interrupted_without_transaction(v, &ran, n, at, "had not started"))
+        })?;
+        let Err(err) = result else {
+            ran.push(format!("line {}: {}", st.line, st.sql));
+            continue;
+        };
+        match apply::statement_error(&err, v, "rolling back") {
+            Ok(_) => {}
+            // "Every migration is atomic" is not true of this rollback: say what ran.
+            Err(Error::Unreachable { target, reason, .. }) => {
+                return Err(Error::Unreachable {
+                    target,
+                    reason,
+                    hint: format!(
+                        "{v}'s stored rollback is marked sentry:no-transaction: of its {n} \
+                         statements, {} had run and stay executed, and statement {} (line \
+                         {}) may or may not have; {v} is still recorded as applied. Run \
+                         the same rollback again once the database is reachable: it replays \
+                         all of it (IF EXISTS makes that safe)",
+                        k,
+                        k + 1,
+                        st.line,
+                    ),
+                });
             }
-            let mut f = apply::describe(&script, &err, Some(st));
-            f.rolling_back = true;
-            f.aftermath = Aftermath::Stopped(statement_stop(&step.version, k + 1, n, st.line));
-            return Err(Error::MigrationFailed(Box::new(f)));
+            Err(e) => {
+                return Err(e.leaving(|| {
+                    interrupted_without_transaction(v, &ran, n, at, &apply::interrupted_fate(&err))
+                }));
+            }
         }
+        let mut f = apply::describe(&script, &err, Some(st));
+        f.rolling_back = true;
+        f.aftermath = Aftermath::Stopped(statement_stop(v, k + 1, n, st.line));
+        return Err(Error::MigrationFailed(Box::new(f)));
     }
+    // Every statement ran: an interruption from here on leaves them executed and the row
+    // (probably) still there.
+    let all_ran = |e: Error| {
+        e.leaving(|| {
+            format!(
+                "every statement of {v}'s stored rollback ran and stays executed (it is marked \
+                 sentry:no-transaction, so each committed on its own), but the deletion of its \
+                 tracking row was interrupted: `migration-sentry status` shows whether {v} is \
+                 still recorded; if it is, the next rollback replays all of its stored rollback \
+                 (IF EXISTS makes that safe)."
+            )
+        })
+    };
     client
         .batch_execute("RESET lock_timeout; RESET statement_timeout")
-        .map_err(|e| Error::db("resetting timeouts", &e))?;
-    if tracking::delete(client, table, &step.version)? == 0 {
-        warn!(
-            "{}: its tracking row was gone already when its rollback finished",
-            step.version
-        );
+        .map_err(|e| all_ran(Error::db("resetting timeouts", &e)))?;
+    if tracking::delete(client, table, v).map_err(all_ran)? == 0 {
+        warn!("{v}: its tracking row was gone already when its rollback finished");
     }
     Ok(Some(started.elapsed()))
+}
+
+/// What a signal or `--timeout` left of a no-transaction rollback of `v` (`n` statements):
+/// those in `ran` stay executed; statement `at` (number, line), if any, is what it did
+/// (`fate`); the rest did not run; the row is kept (SPEC §5.3, as apply's report says it).
+fn interrupted_without_transaction(
+    v: &str,
+    ran: &[String],
+    n: usize,
+    at: Option<(usize, usize)>,
+    fate: &str,
+) -> String {
+    let mut text = format!(
+        "{v}'s stored rollback is marked sentry:no-transaction, so it is not atomic: its \
+         statements commit one by one. "
+    );
+    match at {
+        None => text.push_str("The interruption came before its first statement."),
+        Some((k, line)) => {
+            text.push_str(&format!("Statement {k} of {n} (line {line}) {fate}"));
+            if k + 1 == n {
+                text.push_str(&format!("; statement {n} did not run."));
+            } else if k < n {
+                text.push_str(&format!("; statements {} to {n} did not run.", k + 1));
+            } else {
+                text.push('.');
+            }
+        }
+    }
+    if ran.is_empty() {
+        text.push_str(" None of its statements had run: nothing of it stays executed.");
+    } else {
+        text.push_str(&format!(
+            "\nThese {} of its {n} statements ran and stay executed:",
+            ran.len()
+        ));
+        for r in ran {
+            text.push_str(&format!("\n  {}", r.replace('\n', "\n    ")));
+        }
+    }
+    text.push_str(&format!(
+        "\n{v} is still recorded as applied (its tracking row kept): the next rollback replays \
+         all of its stored rollback, so its statements must be idempotent (IF EXISTS)."
+    ));
+    text
 }
 
 /// Where a no-transaction rollback stopped: statement `k` of `n` (1-based), at `line`.
@@ -714,9 +830,8 @@ fn statement_stop(v: &str, k: usize, n: usize, line: usize) -> String {
     )
 }
 
-/// The end of a failure report: what was committed before `v`, what was not attempted, and
-/// what a new run does.
-fn progress(v: &str, done: &[&str], rest: &[&str], target: &Target, table: &Table) -> String {
+/// What was committed before `v` and what was not attempted (for failures and interruptions).
+fn undone_and_left(done: &[&str], rest: &[&str]) -> String {
     let list = |l: &[&str]| {
         if l.is_empty() {
             "none".to_string()
@@ -726,11 +841,20 @@ fn progress(v: &str, done: &[&str], rest: &[&str], target: &Target, table: &Tabl
     };
     format!(
         "Rolled back before it (committed, they stay rolled back): {}.\n\
-         Not attempted (still applied): {}.\n\
+         Not attempted (still applied): {}.",
+        list(done),
+        list(rest)
+    )
+}
+
+/// The end of a failure report: what was committed before `v`, what was not attempted, and
+/// what a new run does.
+fn progress(v: &str, done: &[&str], rest: &[&str], target: &Target, table: &Table) -> String {
+    format!(
+        "{}\n\
          Fix the cause (the SQL that ran is SELECT rollback_sql FROM {} WHERE version = {}), \
          then run `rollback --to {target}` again: it continues with {v}.",
-        list(done),
-        list(rest),
+        undone_and_left(done, rest),
         table.qualified,
         literal(v)
     )
@@ -970,6 +1094,32 @@ COMMIT;
         assert_eq!(first_difference("a\nb\nc", "a\nb\nc"), 4);
         assert_eq!(first_difference("a\nb\nc", "a\nx\nc"), 2);
         assert_eq!(first_difference("a", "a\nb"), 2);
+    }
+
+    #[test]
+    fn an_interrupted_no_transaction_rollback_says_what_ran() {
+        let ran = vec!["line 2: DROP INDEX CONCURRENTLY IF EXISTS ix".to_string()];
+        let text = interrupted_without_transaction("0002_ix", &ran, 2, Some((2, 3)), "was x");
+        assert!(
+            text.contains("Statement 2 of 2 (line 3) was x.\nThese 1 of its 2 statements ran")
+                && text.contains("\n  line 2: DROP INDEX CONCURRENTLY IF EXISTS ix\n"),
+            "{text}"
+        );
+        let text = interrupted_without_transaction("0002_ix", &[], 4, Some((1, 2)), "was x");
+        assert!(
+            text.contains("Statement 1 of 4 (line 2) was x; statements 2 to 4 did not run. None")
+                && text.contains("nothing of it stays executed"),
+            "{text}"
+        );
+        let text = interrupted_without_transaction("0002_ix", &[], 4, None, "");
+        assert!(
+            text.contains("The interruption came before its first statement. None"),
+            "{text}"
+        );
+        assert!(
+            text.contains("0002_ix is still recorded as applied"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -73,6 +73,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("rollback-run", rollback_run),
     ("rollback-refused", rollback_refused),
     ("rollback-failed", rollback_failed),
+    ("rollback-interrupted", rollback_interrupted),
     ("fleet-failure", fleet_failure),
 ];
 
@@ -1056,6 +1057,36 @@ fn rollback_failed() -> Outcome {
     ]);
     out.assert_code(7);
     tx.rollback().unwrap();
+    out
+}
+
+/// SIGTERM during the second statement of a no-transaction stored rollback.
+fn rollback_interrupted() -> Outcome {
+    let s = Scene::example();
+    s.write(
+        "0004_index_conversions_id.sql",
+        "-- sentry:no-transaction\n\
+         CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_conversions_created ON conversions (id);\n",
+    );
+    s.write(
+        "0004_index_conversions_id.down.sql",
+        "-- sentry:no-transaction\n\
+         DROP INDEX CONCURRENTLY IF EXISTS ix_conversions_created;\n\
+         SELECT pg_sleep(60); -- a long cleanup\n\
+         DROP TABLE IF EXISTS conversions_archive;\n",
+    );
+    s.run(&["run"]).assert_code(0);
+    let child = spawn(
+        s.sentry()
+            .args(["rollback", "--to", "0002_add_visitor_session"]),
+    );
+    wait_for_sentry_statement("pg_sleep");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = finish(child, Duration::from_secs(30));
+    out.assert_code(143);
     out
 }
 

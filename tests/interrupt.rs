@@ -207,6 +207,57 @@ fn sigint_mid_statement_cancels_rolls_back_unlocks_and_ends_by_sigint() {
     signal_mid_statement("INT", 2);
 }
 
+/// SIGTERM during the second statement of a no-transaction migration: its first statement
+/// committed and stays, and the message says so (SPEC §5.3) instead of "nothing was committed".
+#[test]
+fn sigterm_mid_no_transaction_migration_says_which_statements_stayed() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration(
+        "0001_nt",
+        "-- sentry:no-transaction\nCREATE TABLE IF NOT EXISTS u (id int);\nSELECT pg_sleep(60);\n\
+         CREATE TABLE IF NOT EXISTS v (id int);\n",
+    );
+    let sentry = Running::spawn(p.sentry(&db).arg("run"));
+    wait_for_statement(&db, "pg_sleep");
+    sentry.signal("TERM");
+    let ended = sentry.wait(Duration::from_secs(15));
+    assert_eq!(ended.status.signal(), Some(15), "{ended:?}");
+    assert!(
+        wait_until(Duration::from_secs(2), || server_is_clean(&db)),
+        "backends {:?} locks {:?}",
+        sentry_backends(&db),
+        sentry_locks(&db)
+    );
+    for needle in [
+        "interrupted by SIGTERM while applying 0001_nt: 0001_nt is a no-transaction migration: \
+         its statements commit one by one. Its statement at line 3 was cancelled on the server \
+         before it completed, and those after it did not run.",
+        "\n    These 1 stayed applied (no tracking row was written):\n      \
+         line 2: CREATE TABLE IF NOT EXISTS u (id int)\n",
+        "\n    The next run replays the whole file",
+    ] {
+        assert!(
+            ended.stderr.contains(needle),
+            "{needle:?} not in:\n{}",
+            ended.stderr
+        );
+    }
+    assert!(
+        !ended.stderr.contains("nothing of the interrupted one"),
+        "{}",
+        ended.stderr
+    );
+    let exists = |t: &str| {
+        db.client()
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t])
+            .unwrap()
+            .get::<_, bool>(0)
+    };
+    assert!(exists("u") && !exists("v"));
+    assert!(!recorded(&db, "0001_nt"));
+}
+
 #[test]
 fn sigterm_while_waiting_for_the_lock_ends_at_once_by_sigterm() {
     let db = cluster().create_db();

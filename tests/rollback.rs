@@ -1,11 +1,14 @@
 //! `rollback --to VERSION` end to end through the real binary against real PostgreSQL: several
 //! migrations undone with their files deleted (the older-build case), refusals that change
-//! nothing (compared with `pg_dump --schema-only`), a rollback that fails midway, no-transaction
-//! rollbacks, timeouts, the dry run (whose script, run by psql, does what the rollback does),
-//! a round trip run → rollback → run on the example application, two concurrent rollbacks, a
-//! `.down.sql` that differs from the stored one, and `--format json`.
+//! nothing (compared with the schema snapshot of tests/support/schema_snapshot.rs, owners and
+//! privileges included), a rollback that fails midway, no-transaction rollbacks, timeouts, the
+//! dry run (whose script, run by psql, does what the rollback does), a round trip run →
+//! rollback → run on the example application, two concurrent rollbacks, a `.down.sql` that
+//! differs from the stored one, and `--format json`.
 
 mod common;
+#[path = "support/schema_snapshot.rs"]
+mod schema_snapshot;
 
 use std::fs;
 use std::io::Read;
@@ -15,9 +18,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Outcome, Project, TestDb, cluster, copy_example_sql, pg_bin, run, sentry, server_is_clean,
-    spawn_group, wait_for_statement, wait_until,
+    Outcome, Project, TestDb, cluster, copy_example_sql, run, sentry, server_is_clean, spawn_group,
+    wait_for_statement, wait_until,
 };
+use schema_snapshot::schema_snapshot_with_owners;
 use serde_json::Value;
 
 const FAILED_6: &str = "=== MIGRATION SENTRY: FAILED (exit 6: migration set invalid) ===";
@@ -73,34 +77,6 @@ fn has_column(db: &TestDb, table: &str, column: &str) -> bool {
         "SELECT count(*) FROM information_schema.columns \
          WHERE table_name = '{table}' AND column_name = '{column}'"
     )) == "1"
-}
-
-/// `pg_dump --schema-only` of the database, without the `\restrict` lines whose key is random
-/// per run (PostgreSQL 15.14 and later).
-fn schema_dump(db: &TestDb) -> String {
-    let mut cmd = Command::new(pg_bin("pg_dump"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("PG") {
-            cmd.env_remove(&key);
-        }
-    }
-    let out = cmd
-        .args(["--schema-only", "--no-password", "-d"])
-        .arg(db.superuser_url())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pg_dump");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Everything the tracking table holds, as text, to show that a refusal changed nothing.
@@ -203,7 +179,7 @@ fn rolled_back_migrations_are_pending_again_and_run_reapplies_them() {
     let p = Project::new();
     three_migrations(&p);
     p.run(&db, &["run"]).assert_code(0);
-    let migrated = schema_dump(&db);
+    let migrated = schema_snapshot_with_owners(&db);
 
     p.run(&db, &["rollback", "--to", "0001_a"]).assert_code(0);
     let status = p.run(&db, &["status", "--format", "json"]);
@@ -221,7 +197,7 @@ fn rolled_back_migrations_are_pending_again_and_run_reapplies_them() {
         out.stderr
     );
     assert_eq!(recorded(&db), ["0001_a", "0002_b", "0003_c"]);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     p.run(&db, &["status"]).assert_code(0);
 }
 
@@ -234,7 +210,7 @@ fn a_migration_without_rollback_sql_refuses_everything() {
     three_migrations(&p);
     remove_down(&p, "0002_b");
     p.run(&db, &["run"]).assert_code(0);
-    let (schema, rows) = (schema_dump(&db), tracking_rows(&db));
+    let (schema, rows) = (schema_snapshot_with_owners(&db), tracking_rows(&db));
 
     let out = p.run(&db, &["rollback", "--to", "0"]);
     out.assert_code(6);
@@ -252,7 +228,7 @@ fn a_migration_without_rollback_sql_refuses_everything() {
     // Listed before anything ran.
     assert!(!err.contains("rolling back"), "{err}");
     assert!(err.trim_end().ends_with(FAILED_6), "{err}");
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 
     let unknown = p.run(&db, &["rollback", "--to", "0002_bb"]);
@@ -265,7 +241,7 @@ fn a_migration_without_rollback_sql_refuses_everything() {
         "{}",
         unknown.stderr
     );
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 
     // Rolling back only what is newer than it is fine.
@@ -283,7 +259,7 @@ fn a_stamped_migration_is_refused() {
     p.write_migration("0004_d", "CREATE TABLE d (id int);\n");
     write_down(&p, "0004_d", "DROP TABLE d;\n");
     p.run(&db, &["stamp"]).assert_code(0);
-    let (schema, rows) = (schema_dump(&db), tracking_rows(&db));
+    let (schema, rows) = (schema_snapshot_with_owners(&db), tracking_rows(&db));
 
     let out = p.run(&db, &["rollback", "--to", "2"]);
     out.assert_code(6);
@@ -295,7 +271,7 @@ fn a_stamped_migration_is_refused() {
         "{}",
         out.stderr
     );
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 }
 
@@ -478,7 +454,7 @@ fn dry_run_prints_the_sql_and_changes_nothing() {
     three_migrations(&p);
     p.run(&db, &["run"]).assert_code(0);
     p.run(&twin, &["run"]).assert_code(0);
-    let (schema, rows) = (schema_dump(&db), tracking_rows(&db));
+    let (schema, rows) = (schema_snapshot_with_owners(&db), tracking_rows(&db));
 
     let out = p.run(&db, &["rollback", "--to", "0001_a", "--dry-run"]);
     out.assert_code(0);
@@ -512,7 +488,7 @@ COMMIT;
         "{}",
         out.stderr
     );
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 
     // The script is the rollback: psql runs it on the twin, the sentry rolls back the original.
@@ -525,7 +501,10 @@ COMMIT;
         .arg(&script));
     psql.assert_code(0);
     p.run(&db, &["rollback", "--to", "0001_a"]).assert_code(0);
-    assert_eq!(schema_dump(&twin), schema_dump(&db));
+    assert_eq!(
+        schema_snapshot_with_owners(&twin),
+        schema_snapshot_with_owners(&db)
+    );
     assert_eq!(recorded(&twin), recorded(&db));
 
     // JSON: the plan with its SQL, nothing rolled back.
@@ -597,7 +576,7 @@ fn round_trip_on_the_example_application() {
             .args(args))
     };
     sentry_in(&["run"]).assert_code(0);
-    let migrated = schema_dump(&db);
+    let migrated = schema_snapshot_with_owners(&db);
 
     // The previous build is one migration behind (the case docs/operations.md §5 quotes).
     let dry = sentry_in(&["rollback", "--to", "0002_add_visitor_session", "--dry-run"]);
@@ -619,7 +598,7 @@ fn round_trip_on_the_example_application() {
              {down}COMMIT;\n"
         )
     );
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     let out = sentry_in(&["rollback", "--to", "0002_add_visitor_session"]);
     out.assert_code(0);
     assert_eq!(
@@ -643,11 +622,11 @@ fn round_trip_on_the_example_application() {
     }
     sentry_in(&["verify"]).assert_code(8);
     sentry_in(&["run"]).assert_code(0);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     sentry_in(&["rollback", "--to", "1"]).assert_code(0);
     assert_eq!(recorded(&db), ["0001_initial_schema"]);
     sentry_in(&["run"]).assert_code(0);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
 
     sentry_in(&["rollback", "--to", "0"]).assert_code(0);
     assert!(recorded(&db).is_empty());
@@ -665,7 +644,7 @@ fn round_trip_on_the_example_application() {
     let out = sentry_in(&["run"]);
     out.assert_code(0);
     assert!(out.stderr.contains("[sentry] schema OK."), "{}", out.stderr);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     sentry_in(&["status"]).assert_code(0);
 }
 
@@ -779,18 +758,15 @@ fn slow_rollback(db: &TestDb) -> Project {
     p
 }
 
-/// SIGTERM while a stored rollback runs: the statement is cancelled, the transaction rolled
-/// back (the row stays), the lock released, and the process ends by SIGTERM (SPEC §5.7).
-#[test]
-fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
-    let db = cluster().create_db();
-    let p = slow_rollback(&db);
-    let mut cmd = p.sentry(&db);
+/// Runs `rollback --to 0`, sends SIGTERM once the sentry's backend runs `pg_sleep`, and returns
+/// how the process ended and its stderr; checks that it ended in time (SPEC §5.7).
+fn sigterm_mid_rollback(db: &TestDb, p: &Project) -> (std::process::ExitStatus, String) {
+    let mut cmd = p.sentry(db);
     cmd.args(["rollback", "--to", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = spawn_group(&mut cmd);
-    wait_for_statement(&db, "pg_sleep");
+    wait_for_statement(db, "pg_sleep");
     assert!(child.signal(libc::SIGTERM));
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
@@ -802,9 +778,35 @@ fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
     };
     let mut stderr = String::new();
     let _ = child.stderr().unwrap().read_to_string(&mut stderr);
+    (status, stderr)
+}
+
+/// SIGTERM while a stored rollback runs: the statement is cancelled, the transaction rolled
+/// back (the row stays), the lock released, and the process ends by SIGTERM (SPEC §5.7). The
+/// message says it was rolling back, not applying, and what that leaves.
+#[test]
+fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
+    let db = cluster().create_db();
+    let p = slow_rollback(&db);
+    let (status, stderr) = sigterm_mid_rollback(&db, &p);
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{stderr}");
     assert!(
-        stderr.contains("interrupted by SIGTERM while running 0001_a"),
+        stderr.contains(
+            "interrupted by SIGTERM while rolling back 0001_a: its transaction was rolled back \
+             on the server (the running statement cancelled): 0001_a's stored rollback runs in \
+             one transaction with the deletion of its tracking row, so nothing of it was \
+             committed; 0001_a is still applied and its tracking row kept."
+        ) && stderr.contains(
+            "\n    Rolled back before it (committed, they stay rolled back): none.\n    \
+             Not attempted (still applied): none.\n    \
+             The advisory lock was released. Run `rollback --to 0` again to continue with 0001_a."
+        ),
+        "{stderr}"
+    );
+    // Not apply's wording.
+    assert!(!stderr.contains("while running"), "{stderr}");
+    assert!(
+        !stderr.contains("a migration is all or nothing"),
         "{stderr}"
     );
     assert!(
@@ -813,6 +815,65 @@ fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
     );
     assert_eq!(recorded(&db), ["0001_a"]);
     assert!(exists(&db, "a"));
+}
+
+/// SIGTERM during a long statement of a no-transaction rollback (statement by statement): the
+/// statement is cancelled, the lock released, the process ends by SIGTERM, and the message
+/// names the statement that ran and stays executed — no claim that nothing was committed.
+#[test]
+fn sigterm_mid_no_transaction_rollback_says_which_statements_stayed() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration("0001_a", "CREATE TABLE a (id int);\n");
+    write_down(&p, "0001_a", "DROP TABLE a;\n");
+    p.write_migration("0002_ix", "CREATE INDEX ix_a_id ON a (id);\n");
+    write_down(
+        &p,
+        "0002_ix",
+        "-- sentry:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS ix_a_id;\n\
+         SELECT pg_sleep(30);\nCREATE TABLE IF NOT EXISTS rolled_back (id int);\n",
+    );
+    p.run(&db, &["run"]).assert_code(0);
+
+    let (status, stderr) = sigterm_mid_rollback(&db, &p);
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{stderr}");
+    assert!(
+        wait_until(Duration::from_secs(2), || server_is_clean(&db)),
+        "the sentry's session is busy or holds a lock"
+    );
+    for needle in [
+        "interrupted by SIGTERM while rolling back 0002_ix: 0002_ix's stored rollback is marked \
+         sentry:no-transaction, so it is not atomic: its statements commit one by one. \
+         Statement 2 of 3 (line 3) was cancelled on the server before it completed; statement \
+         3 did not run.",
+        "\n    These 1 of its 3 statements ran and stay executed:\n      \
+         line 2: DROP INDEX CONCURRENTLY IF EXISTS ix_a_id\n",
+        "\n    0002_ix is still recorded as applied (its tracking row kept): the next rollback \
+         replays all of its stored rollback, so its statements must be idempotent (IF EXISTS).",
+        "\n    Rolled back before it (committed, they stay rolled back): none.\n    \
+         Not attempted (still applied): 0001_a.\n    \
+         The advisory lock was released. Run `rollback --to 0` again to continue with 0002_ix.",
+        "=== MIGRATION SENTRY: FAILED (SIGTERM: interrupted, status 143) ===",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} not in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("nothing of the interrupted one"),
+        "{stderr}"
+    );
+    // What the message says is what the database holds: statement 1 stayed, 3 never ran.
+    assert!(!exists(&db, "ix_a_id"));
+    assert!(!exists(&db, "rolled_back"));
+    assert_eq!(recorded(&db), ["0001_a", "0002_ix"]);
+
+    // As the message says, running it again replays all of it and continues.
+    db.execute(
+        "UPDATE schema_migrations SET rollback_sql = replace(rollback_sql, 'pg_sleep(30)', \
+         'pg_sleep(0)') WHERE version = '0002_ix'",
+    );
+    p.run(&db, &["rollback", "--to", "0"]).assert_code(0);
+    assert!(recorded(&db).is_empty());
+    assert!(!exists(&db, "a") && exists(&db, "rolled_back"));
 }
 
 /// `--timeout` while a stored rollback runs: exit 10, the rollback undone, nothing locked.
@@ -825,8 +886,12 @@ fn timeout_mid_rollback_is_exit_10() {
     assert!(started.elapsed() < Duration::from_secs(10));
     out.assert_code(10);
     assert!(
-        out.stderr
-            .contains("--timeout 2s passed while running 0001_a"),
+        out.stderr.contains(
+            "--timeout 2s passed while rolling back 0001_a: its transaction was rolled back on \
+             the server (the running statement cancelled)"
+        ) && out
+            .stderr
+            .contains("0001_a is still applied and its tracking row kept."),
         "{}",
         out.stderr
     );
