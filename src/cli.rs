@@ -270,6 +270,8 @@ pub const COMMANDS: &[CommandSpec] = {
                 "migrations-dir",
                 "required-schema",
                 "require",
+                // The lexical tracking-table check needs the name, and its hint says --table.
+                "table",
                 "lint-max-rows",
                 "strict",
                 "format",

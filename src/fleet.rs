@@ -333,8 +333,13 @@ fn run_one(target: &Target, targets: &[Target], deadline: Option<Instant>) -> Re
                     .unwrap_or(ExitKind::Internal),
             ),
             (None, Some(sig)) => {
-                error.get_or_insert_with(|| format!("the run ended by signal {sig}"));
-                Outcome::Failed(SIGNALLED)
+                let (kind, why) = signalled(sig);
+                if kind != ExitKind::Interrupted {
+                    // The member printed nothing about it: the fleet says it.
+                    error!("[{}] {why}", target.spec.name);
+                }
+                error.get_or_insert(why);
+                Outcome::Failed(kind)
             }
             (None, None) => Outcome::Failed(ExitKind::Internal),
         },
@@ -403,8 +408,34 @@ fn reap(child: &mut std::process::Child) -> std::io::Result<std::process::ExitSt
     }
 }
 
-/// How a member that ended by a signal counts.
-const SIGNALLED: ExitKind = ExitKind::Internal;
+/// How a member that ended by signal `sig` counts, and what its row says. SIGINT and SIGTERM
+/// (passed on by the fleet, or sent to the member from outside) went through the member's own
+/// handler, which cancelled, rolled back and unlocked before re-raising: interrupted (exit
+/// 10), as a single run. Any other signal (SIGKILL, a crash) ended it without that cleanup.
+fn signalled(sig: i32) -> (ExitKind, String) {
+    match sig {
+        libc::SIGINT | libc::SIGTERM => (
+            ExitKind::Interrupted,
+            format!(
+                "interrupted by {}: its statement was cancelled, its transaction rolled back \
+                 and its lock released",
+                if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                }
+            ),
+        ),
+        _ => (
+            ExitKind::Internal,
+            format!(
+                "the run was killed by signal {sig}, without its cleanup: the server rolls back \
+                 its open transaction and frees its lock when the connection closes (within \
+                 idle_in_transaction_session_timeout if the connection stays open)"
+            ),
+        ),
+    }
+}
 
 /// The pids of the members running now, for passing a signal on.
 static MEMBERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());

@@ -512,3 +512,99 @@ fn the_fleet_deadline_stops_every_member_with_exit_10() {
         assert_eq!(applied_versions(db), "0001_accounts,0002_plans");
     }
 }
+
+/// The pid of a child process of `parent` (a fleet's member), once one exists.
+fn member_of(parent: u32) -> Option<i32> {
+    fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+        // pid (comm) state ppid …: the comm may hold spaces, so split after the last ')'.
+        let ppid: u32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == parent).then_some(pid)
+    })
+}
+
+/// A member stopped from outside the fleet (an operator's `kill`) counts as interrupted
+/// (exit 10) when it could clean up (SIGTERM), and as killed (exit 1, with a line saying so)
+/// when it could not (SIGKILL); either way no new target starts and no lock is left.
+#[test]
+fn a_member_stopped_from_outside_is_reported_by_its_signal() {
+    use std::process::Stdio;
+    for (sig, code, says) in [
+        (libc::SIGTERM, 10, "interrupted by SIGTERM"),
+        (libc::SIGKILL, 1, "killed by signal 9, without its cleanup"),
+    ] {
+        let c = cluster();
+        let dbs: Vec<TestDb> = (0..3).map(|_| c.create_db()).collect();
+        let mut fleet = Fleet::new();
+        fleet.project.write_migration(SLOW.0, SLOW.1);
+        dbs[1].execute(&format!(
+            "ALTER DATABASE {} SET app.sleep = '60'",
+            dbs[1].name
+        ));
+        for (i, db) in dbs.iter().enumerate() {
+            fleet.target(&format!("t{i}"), db.url());
+        }
+        let mut cmd = common::sentry();
+        cmd.current_dir(fleet.project.dir.path().join("cwd"))
+            .arg("--migrations-dir")
+            .arg(fleet.project.migrations())
+            .arg("--targets")
+            .arg(fleet.targets_file())
+            .args(["run", "--parallel", "1", "--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (_, var, url) in &fleet.lines {
+            cmd.env(var, url.as_ref().unwrap());
+        }
+        let mut child = common::spawn_group(&mut cmd);
+        assert!(
+            common::wait_until(Duration::from_secs(30), || running_sleeps(&dbs[1]) == 1),
+            "t1 never started its slow statement"
+        );
+        let member = member_of(child.id()).expect("the fleet's running member");
+        // SAFETY: kill(2) on a process of this test's own process group.
+        unsafe {
+            libc::kill(member, sig);
+        }
+        assert!(
+            common::wait_until(Duration::from_secs(15), || {
+                child.try_wait().unwrap().is_some()
+            }),
+            "the fleet did not end after its member was stopped"
+        );
+        let output = child.wait_with_output();
+        let out = String::from_utf8_lossy(&output.stdout).into_owned();
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(code), "{out}\n{err}");
+        let t1: Value = out
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["target"] == "t1")
+            .unwrap_or_else(|| panic!("no t1 object:\n{out}"));
+        assert_eq!(t1["exit_code"], code, "{t1}");
+        assert!(t1["error"].as_str().unwrap().contains(says), "{t1}");
+        if sig == libc::SIGKILL {
+            assert!(
+                err.contains(&format!("[t1] {says}")) || err.contains(says),
+                "{err}"
+            );
+        }
+        assert!(out.contains("\"not_attempted\""), "{out}");
+        // Whatever the signal, the server lets go: SIGTERM at once, SIGKILL once the socket
+        // closed.
+        assert!(
+            common::wait_until(Duration::from_secs(10), || {
+                running_sleeps(&dbs[1]) == 0 && sentry_locks(&dbs[1]) == 0
+            }),
+            "t1's statement or lock outlived its process"
+        );
+        assert_eq!(applied_versions(&dbs[1]), "0001_accounts,0002_plans");
+    }
+}

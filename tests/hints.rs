@@ -244,3 +244,28 @@ fn a_bad_file_is_exit_6_before_connecting() {
     let db = cluster().create_db();
     p.run(&db, &["run"]).assert_code(6);
 }
+
+/// `check` refuses a migration that alters the tracking table's name (golang-migrate's
+/// `schema_migrations`, say) and its hint says `--table`: `check` accepts that option, and
+/// with it the folder passes.
+#[test]
+fn the_table_hint_of_check_names_an_option_check_takes() {
+    let p = Project::new();
+    p.write_migration("0001_t", "CREATE TABLE t (id int);\n");
+    p.write_migration(
+        "0002_their_table",
+        "ALTER TABLE schema_migrations ADD COLUMN data_version int;\n",
+    );
+    let offline = |args: &[&str]| {
+        run(sentry()
+            .current_dir(p.dir.path())
+            .arg("check")
+            .arg("--migrations-dir")
+            .arg(p.migrations())
+            .args(args))
+    };
+    let refused = offline(&[]);
+    refused.assert_code(6);
+    assert!(refused.stderr.contains("--table"), "{}", refused.stderr);
+    offline(&["--table", "sentry_migrations"]).assert_code(0);
+}

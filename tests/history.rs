@@ -944,10 +944,19 @@ fn snapshot_diff(before: &[String], after: &[String]) -> Vec<String> {
 
 /// The snapshot's entries after `sql`, run (as superuser) in a transaction then rolled back.
 fn entries_after(client: &mut postgres::Client, sql: &str, exclude: Option<&str>) -> Vec<String> {
+    entries_with_owners_after(client, sql, exclude, false)
+}
+
+fn entries_with_owners_after(
+    client: &mut postgres::Client,
+    sql: &str,
+    exclude: Option<&str>,
+    with_owners: bool,
+) -> Vec<String> {
     let mut tx = client.transaction().unwrap();
     tx.batch_execute(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let entries = schema_snapshot::entries_of(&mut tx, exclude);
+    let entries = schema_snapshot::entries_of(&mut tx, exclude, with_owners);
     tx.rollback().unwrap();
     entries
 }
@@ -957,7 +966,7 @@ fn the_schema_snapshot_notices_a_change_of_every_kind() {
     let db = cluster().create_db();
     db.execute(SNAPSHOT_BASE);
     let mut client = db.client();
-    let base = schema_snapshot::entries_of(&mut client, None);
+    let base = schema_snapshot::entries_of(&mut client, None, false);
     // (what changes, the entries that must show it, the change)
     let changes: &[(&str, &str, &str)] = &[
         ("a schema", "schema", "CREATE SCHEMA back_office"),
@@ -1309,6 +1318,36 @@ fn the_schema_snapshot_notices_a_change_of_every_kind() {
     for sql in same {
         let diff = snapshot_diff(&base, &entries_after(&mut client, sql, None));
         assert!(diff.is_empty(), "{sql} changed:\n{}", diff.join("\n"));
+    }
+
+    // The snapshot with owners (what tests/rollback.rs compares) notices owners and grants.
+    let with_owners = schema_snapshot::entries_of(&mut client, None, true);
+    assert!(with_owners.len() > base.len());
+    let owner_changes: &[(&str, &str)] = &[
+        ("ALTER TABLE shop.items OWNER TO app", "owner"),
+        ("ALTER FUNCTION shop.touch() OWNER TO app", "owner"),
+        ("ALTER SCHEMA shop OWNER TO app", "owner"),
+        ("ALTER TYPE shop.mood OWNER TO app", "owner"),
+        ("GRANT SELECT ON shop.items TO app", "privileges"),
+        ("GRANT UPDATE (note) ON shop.items TO app", "privileges"),
+        (
+            "REVOKE EXECUTE ON FUNCTION shop.touch() FROM PUBLIC",
+            "privileges",
+        ),
+        ("GRANT USAGE ON TYPE shop.mood TO app", "privileges"),
+        (
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA shop GRANT SELECT ON TABLES TO app",
+            "default privileges",
+        ),
+    ];
+    for (sql, kind) in owner_changes {
+        let after = entries_with_owners_after(&mut client, sql, None, true);
+        let diff = snapshot_diff(&with_owners, &after);
+        assert!(
+            !diff.is_empty() && diff.iter().all(|l| l[2..].starts_with(&format!("{kind} "))),
+            "{sql} must change {kind} entries only; it changed:\n{}",
+            diff.join("\n")
+        );
     }
 
     // The excluded table takes what belongs to it along.

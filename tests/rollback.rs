@@ -1,11 +1,14 @@
 //! `rollback --to VERSION` end to end through the real binary against real PostgreSQL: several
 //! migrations undone with their files deleted (the older-build case), refusals that change
-//! nothing (compared with `pg_dump --schema-only`), a rollback that fails midway, no-transaction
-//! rollbacks, timeouts, the dry run (whose script, run by psql, does what the rollback does),
-//! a round trip run → rollback → run on the example application, two concurrent rollbacks, a
-//! `.down.sql` that differs from the stored one, and `--format json`.
+//! nothing (compared with the schema snapshot of tests/support/schema_snapshot.rs, owners and
+//! privileges included), a rollback that fails midway, no-transaction rollbacks, timeouts, the
+//! dry run (whose script, run by psql, does what the rollback does), a round trip run →
+//! rollback → run on the example application, two concurrent rollbacks, a `.down.sql` that
+//! differs from the stored one, and `--format json`.
 
 mod common;
+#[path = "support/schema_snapshot.rs"]
+mod schema_snapshot;
 
 use std::fs;
 use std::io::Read;
@@ -15,9 +18,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Outcome, Project, TestDb, cluster, copy_example_sql, pg_bin, run, sentry, server_is_clean,
-    spawn_group, wait_for_statement, wait_until,
+    Outcome, Project, TestDb, cluster, copy_example_sql, run, sentry, server_is_clean, spawn_group,
+    wait_for_statement, wait_until,
 };
+use schema_snapshot::schema_snapshot_with_owners;
 use serde_json::Value;
 
 const FAILED_6: &str = "=== MIGRATION SENTRY: FAILED (exit 6: migration set invalid) ===";
@@ -73,34 +77,6 @@ fn has_column(db: &TestDb, table: &str, column: &str) -> bool {
         "SELECT count(*) FROM information_schema.columns \
          WHERE table_name = '{table}' AND column_name = '{column}'"
     )) == "1"
-}
-
-/// `pg_dump --schema-only` of the database, without the `\restrict` lines whose key is random
-/// per run (PostgreSQL 15.14 and later).
-fn schema_dump(db: &TestDb) -> String {
-    let mut cmd = Command::new(pg_bin("pg_dump"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("PG") {
-            cmd.env_remove(&key);
-        }
-    }
-    let out = cmd
-        .args(["--schema-only", "--no-password", "-d"])
-        .arg(db.superuser_url())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pg_dump");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Everything the tracking table holds, as text, to show that a refusal changed nothing.
@@ -203,7 +179,7 @@ fn rolled_back_migrations_are_pending_again_and_run_reapplies_them() {
     let p = Project::new();
     three_migrations(&p);
     p.run(&db, &["run"]).assert_code(0);
-    let migrated = schema_dump(&db);
+    let migrated = schema_snapshot_with_owners(&db);
 
     p.run(&db, &["rollback", "--to", "0001_a"]).assert_code(0);
     let status = p.run(&db, &["status", "--format", "json"]);
@@ -221,7 +197,7 @@ fn rolled_back_migrations_are_pending_again_and_run_reapplies_them() {
         out.stderr
     );
     assert_eq!(recorded(&db), ["0001_a", "0002_b", "0003_c"]);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     p.run(&db, &["status"]).assert_code(0);
 }
 
@@ -234,7 +210,7 @@ fn a_migration_without_rollback_sql_refuses_everything() {
     three_migrations(&p);
     remove_down(&p, "0002_b");
     p.run(&db, &["run"]).assert_code(0);
-    let (schema, rows) = (schema_dump(&db), tracking_rows(&db));
+    let (schema, rows) = (schema_snapshot_with_owners(&db), tracking_rows(&db));
 
     let out = p.run(&db, &["rollback", "--to", "0"]);
     out.assert_code(6);
@@ -252,7 +228,7 @@ fn a_migration_without_rollback_sql_refuses_everything() {
     // Listed before anything ran.
     assert!(!err.contains("rolling back"), "{err}");
     assert!(err.trim_end().ends_with(FAILED_6), "{err}");
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 
     let unknown = p.run(&db, &["rollback", "--to", "0002_bb"]);
@@ -265,7 +241,7 @@ fn a_migration_without_rollback_sql_refuses_everything() {
         "{}",
         unknown.stderr
     );
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 
     // Rolling back only what is newer than it is fine.
@@ -283,7 +259,7 @@ fn a_stamped_migration_is_refused() {
     p.write_migration("0004_d", "CREATE TABLE d (id int);\n");
     write_down(&p, "0004_d", "DROP TABLE d;\n");
     p.run(&db, &["stamp"]).assert_code(0);
-    let (schema, rows) = (schema_dump(&db), tracking_rows(&db));
+    let (schema, rows) = (schema_snapshot_with_owners(&db), tracking_rows(&db));
 
     let out = p.run(&db, &["rollback", "--to", "2"]);
     out.assert_code(6);
@@ -295,7 +271,7 @@ fn a_stamped_migration_is_refused() {
         "{}",
         out.stderr
     );
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 }
 
@@ -478,7 +454,7 @@ fn dry_run_prints_the_sql_and_changes_nothing() {
     three_migrations(&p);
     p.run(&db, &["run"]).assert_code(0);
     p.run(&twin, &["run"]).assert_code(0);
-    let (schema, rows) = (schema_dump(&db), tracking_rows(&db));
+    let (schema, rows) = (schema_snapshot_with_owners(&db), tracking_rows(&db));
 
     let out = p.run(&db, &["rollback", "--to", "0001_a", "--dry-run"]);
     out.assert_code(0);
@@ -512,7 +488,7 @@ COMMIT;
         "{}",
         out.stderr
     );
-    assert_eq!(schema_dump(&db), schema);
+    assert_eq!(schema_snapshot_with_owners(&db), schema);
     assert_eq!(tracking_rows(&db), rows);
 
     // The script is the rollback: psql runs it on the twin, the sentry rolls back the original.
@@ -525,7 +501,10 @@ COMMIT;
         .arg(&script));
     psql.assert_code(0);
     p.run(&db, &["rollback", "--to", "0001_a"]).assert_code(0);
-    assert_eq!(schema_dump(&twin), schema_dump(&db));
+    assert_eq!(
+        schema_snapshot_with_owners(&twin),
+        schema_snapshot_with_owners(&db)
+    );
     assert_eq!(recorded(&twin), recorded(&db));
 
     // JSON: the plan with its SQL, nothing rolled back.
@@ -597,7 +576,7 @@ fn round_trip_on_the_example_application() {
             .args(args))
     };
     sentry_in(&["run"]).assert_code(0);
-    let migrated = schema_dump(&db);
+    let migrated = schema_snapshot_with_owners(&db);
 
     // The previous build is one migration behind (the case docs/operations.md §5 quotes).
     let dry = sentry_in(&["rollback", "--to", "0002_add_visitor_session", "--dry-run"]);
@@ -619,7 +598,7 @@ fn round_trip_on_the_example_application() {
              {down}COMMIT;\n"
         )
     );
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     let out = sentry_in(&["rollback", "--to", "0002_add_visitor_session"]);
     out.assert_code(0);
     assert_eq!(
@@ -643,11 +622,11 @@ fn round_trip_on_the_example_application() {
     }
     sentry_in(&["verify"]).assert_code(8);
     sentry_in(&["run"]).assert_code(0);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     sentry_in(&["rollback", "--to", "1"]).assert_code(0);
     assert_eq!(recorded(&db), ["0001_initial_schema"]);
     sentry_in(&["run"]).assert_code(0);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
 
     sentry_in(&["rollback", "--to", "0"]).assert_code(0);
     assert!(recorded(&db).is_empty());
@@ -665,7 +644,7 @@ fn round_trip_on_the_example_application() {
     let out = sentry_in(&["run"]);
     out.assert_code(0);
     assert!(out.stderr.contains("[sentry] schema OK."), "{}", out.stderr);
-    assert_eq!(schema_dump(&db), migrated);
+    assert_eq!(schema_snapshot_with_owners(&db), migrated);
     sentry_in(&["status"]).assert_code(0);
 }
 

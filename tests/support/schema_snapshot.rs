@@ -7,11 +7,15 @@
 //! in the user schemas (every schema but `pg_*` and `information_schema`): schemas, tables and
 //! their columns, constraints, indexes, views, sequences, functions, triggers, rules, types,
 //! policies, statistics objects, operators and the like, extensions, event triggers and
-//! comments. It leaves out owners and privileges (as `pg_dump --no-owner --no-privileges`),
-//! what extensions own, data, and oids and attribute numbers (so two databases built alike
-//! compare equal). Definitions come from the server's own deparsers (`pg_get_*def`,
-//! `format_type`, `pg_get_expr`) under an empty `search_path`, so every name is qualified.
+//! comments. It leaves out owners and privileges (as `pg_dump --no-owner --no-privileges`)
+//! unless asked for them, what extensions own, data, and oids and attribute numbers (so two
+//! databases built alike compare equal). Definitions come from the server's own deparsers
+//! (`pg_get_*def`, `format_type`, `pg_get_expr`) under an empty `search_path`, so every name
+//! is qualified.
 //! Included with `#[path]` by the test files that need it (each has `mod common;`).
+
+// Each test file that includes this module uses only part of it.
+#![allow(dead_code)]
 
 use postgres::GenericClient;
 
@@ -24,23 +28,40 @@ pub fn schema_snapshot(db: &TestDb, exclude_table: Option<&str>) -> String {
     snapshot_of(&mut db.client(), exclude_table)
 }
 
-/// [`schema_snapshot`] through an open connection or transaction (what it changes for itself,
-/// the `search_path`, is undone when it returns).
-pub fn snapshot_of(client: &mut impl GenericClient, exclude_table: Option<&str>) -> String {
-    let mut text = entries_of(client, exclude_table).join("\n");
+/// [`schema_snapshot`] with the owners of the schemas, relations, functions and types and
+/// every privilege granted on them or by default (as `pg_dump` without `--no-owner` and
+/// `--no-privileges`).
+pub fn schema_snapshot_with_owners(db: &TestDb) -> String {
+    let mut text = entries_of(&mut db.client(), None, true).join("\n");
     text.push('\n');
     text
 }
 
-/// The entries of the snapshot, sorted; an entry may span several lines (a function's
-/// definition, a view's query).
-pub fn entries_of(client: &mut impl GenericClient, exclude_table: Option<&str>) -> Vec<String> {
+/// [`schema_snapshot`] through an open connection or transaction (what it changes for itself,
+/// the `search_path`, is undone when it returns).
+pub fn snapshot_of(client: &mut impl GenericClient, exclude_table: Option<&str>) -> String {
+    let mut text = entries_of(client, exclude_table, false).join("\n");
+    text.push('\n');
+    text
+}
+
+/// The entries of the snapshot, sorted, with or without owners and privileges; an entry may
+/// span several lines (a function's definition, a view's query).
+pub fn entries_of(
+    client: &mut impl GenericClient,
+    exclude_table: Option<&str>,
+    with_owners: bool,
+) -> Vec<String> {
     let mut tx = client.transaction().expect("begin the snapshot");
     tx.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")
         .expect("empty the search_path");
     let excluded = excluded_relations(&mut tx, exclude_table);
+    let mut queries = queries(&excluded);
+    if with_owners {
+        queries.extend(owner_queries(&excluded));
+    }
     let mut entries = Vec::new();
-    for (what, sql) in queries(&excluded) {
+    for (what, sql) in queries {
         let rows = tx.query(sql.as_str(), &[]).unwrap_or_else(|e| {
             panic!(
                 "snapshot of the {what}: {}\n{sql}",
@@ -482,6 +503,67 @@ fn queries(excluded: &str) -> Vec<(&'static str, String)> {
                      FROM pg_policy WHERE oid = d.objoid) = ANY ({excl})) \
                    AND NOT (d.classoid = 'pg_statistic_ext'::regclass AND (SELECT stxrelid \
                      FROM pg_statistic_ext WHERE oid = d.objoid) = ANY ({excl}))"
+            ),
+        ),
+    ]
+}
+
+/// The owners of the schemas, relations, functions and types of the user schemas, what is
+/// granted on them and on their columns (each ACL's items sorted), and the default privileges.
+fn owner_queries(excluded: &str) -> Vec<(&'static str, String)> {
+    let user_ns = "(n.nspname !~ '^pg_' AND n.nspname <> 'information_schema')";
+    let not_extension_owned = "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = x.cls \
+                               AND e.objid = x.oid AND e.deptype = 'e')";
+    // (catalog, object, sub-object, owner, ACL) of every object that has an owner.
+    let objects = format!(
+        "SELECT 'pg_namespace'::regclass AS cls, n.oid, 0 AS sub, n.nspowner AS owner, \
+           n.nspacl AS acl FROM pg_namespace n WHERE {user_ns} \
+         UNION ALL SELECT 'pg_class'::regclass, c.oid, 0, c.relowner, c.relacl \
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {user_ns} \
+             AND c.oid <> ALL ({excluded}) \
+         UNION ALL SELECT 'pg_proc'::regclass, p.oid, 0, p.proowner, p.proacl \
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user_ns} \
+         UNION ALL SELECT 'pg_type'::regclass, t.oid, 0, t.typowner, t.typacl \
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+           WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r', 'p') AND {user_ns} \
+             AND (t.typtype <> 'c' \
+               OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') \
+             AND NOT EXISTS (SELECT 1 FROM pg_type el WHERE el.typarray = t.oid)"
+    );
+    let sorted_acl = "(SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(x.acl) a)";
+    vec![
+        (
+            "owners",
+            format!(
+                "SELECT format('owner %s %s %s', i.type, i.identity, \
+                   quote_ident(pg_get_userbyid(x.owner))) \
+                 FROM ({objects}) x, LATERAL pg_identify_object(x.cls, x.oid, 0) i \
+                 WHERE {not_extension_owned}"
+            ),
+        ),
+        (
+            "privileges",
+            format!(
+                "SELECT format('privileges %s %s %s', i.type, i.identity, {sorted_acl}) \
+                 FROM ({objects} \
+                   UNION ALL SELECT 'pg_class'::regclass, a.attrelid, a.attnum, 0, a.attacl \
+                   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                   JOIN pg_namespace n ON n.oid = c.relnamespace \
+                   WHERE a.attacl IS NOT NULL AND NOT a.attisdropped AND {user_ns} \
+                     AND c.oid <> ALL ({excluded})) x, \
+                   LATERAL pg_identify_object(x.cls, x.oid, x.sub) i \
+                 WHERE x.acl IS NOT NULL AND {not_extension_owned}"
+            ),
+        ),
+        (
+            "default privileges",
+            format!(
+                "SELECT format('default privileges of %s in %s on %s %s', \
+                   quote_ident(pg_get_userbyid(x.defaclrole)), \
+                   coalesce((SELECT quote_ident(nspname) FROM pg_namespace \
+                     WHERE oid = x.defaclnamespace), '-'), x.defaclobjtype, {sorted_acl}) \
+                 FROM (SELECT d.*, d.defaclacl AS acl FROM pg_default_acl d) x"
             ),
         ),
     ]
