@@ -10,6 +10,12 @@
 //! after it; a migration that creates something new *before* one whose objects already exist
 //! means later migrations renamed or dropped what it creates, and committing the replay would
 //! leave stale objects behind. That replay is rolled back too.
+//!
+//! The suggestion is then tried ([`stamp_that_converges`]): migrations that leave nothing an
+//! "already exists" error can show (`IF NOT EXISTS`, data changes, `ALTER … TYPE`) may have
+//! run too, and stamping short of them would make the next run fail on one that cannot run
+//! twice. Trials, always rolled back, replay what `run` would apply after each candidate stamp
+//! until one applies the rest without error.
 
 use std::time::Instant;
 
@@ -97,6 +103,8 @@ struct Evidence {
     existed: Vec<String>,
     /// Statements that created something that did not exist (`line N: first line`).
     created: Vec<String>,
+    /// The line of each of `created`, in the file.
+    created_lines: Vec<usize>,
     /// Statements that failed otherwise.
     failed: usize,
     /// Statements run in all.
@@ -264,14 +272,201 @@ pub fn adopt(
     if result.failure.is_none() && result.inconsistency().is_none() {
         return Ok(Some(result.outcomes));
     }
+    let suggestion = match result.last_seen() {
+        Some(seen) => {
+            let k = position(pending, &seen.version);
+            Some(stamp_that_converges(
+                client,
+                table,
+                create_table,
+                pending,
+                k,
+                s,
+                baseline,
+            )?)
+        }
+        None => None,
+    };
     Err(Error::Adoption(Box::new(AdoptionFailure {
         pending: pending.len(),
         objects: shown,
         inconsistency: result.inconsistency(),
         evidence: result.evidence.iter().map(Evidence::line).collect(),
-        suggestion: result.suggestion(),
+        suggestion,
         failure: result.failure,
     })))
+}
+
+/// How many trials [`stamp_that_converges`] makes before it stops looking.
+const TRIALS: usize = 5;
+
+fn position(ms: &[&Migration], version: &str) -> usize {
+    ms.iter()
+        .position(|m| m.version == version)
+        .unwrap_or(ms.len().saturating_sub(1))
+}
+
+/// The `stamp --to` to suggest after a failed adoption, and why, starting from `pending[k]`,
+/// the newest migration whose objects the replay found present.
+///
+/// That the objects of `pending[k]` exist shows how far the database is *at least*; the
+/// migrations after it may have run too without leaving anything an "already exists" error
+/// could show (`IF NOT EXISTS`, data changes, `ALTER … TYPE`). So each candidate is tried: the
+/// migrations after it are replayed as `run` would apply them after that stamp (with stamp
+/// recovery), in a transaction that is always rolled back. If one of them fails although
+/// everything before it replayed cleanly, the database is already past the point where it
+/// applies — in a history applied in order, it ran before — and the next candidate is that
+/// migration. The first candidate whose trial applies the rest without error is suggested,
+/// with every trial in the reason, so that the engineer can check the failing statements
+/// before stamping over them.
+fn stamp_that_converges(
+    client: &mut Client,
+    table: &Table,
+    create_table: bool,
+    pending: &[&Migration],
+    mut k: usize,
+    s: &Settings,
+    baseline: &Baseline,
+) -> Result<(String, String)> {
+    let mut why = format!(
+        "{} is the newest migration whose objects the replay found already present, so this \
+         database has been migrated at least that far",
+        pending[k].version
+    );
+    for trial_number in 1..=TRIALS {
+        let rest = &pending[k + 1..];
+        if rest.is_empty() {
+            break;
+        }
+        // A no-transaction migration cannot be part of a trial's transaction: try up to it.
+        let end = rest
+            .iter()
+            .position(|m| m.no_transaction)
+            .unwrap_or(rest.len());
+        let untried = rest
+            .get(end)
+            .map(|m| {
+                format!(
+                    " (up to {}: {} is a no-transaction migration, which no trial can roll \
+                     back)",
+                    rest[end - 1].version,
+                    m.version
+                )
+            })
+            .filter(|_| end > 0)
+            .unwrap_or_default();
+        if end == 0 {
+            why.push_str(&format!(
+                "; the migration after it, {}, is a no-transaction migration, which no trial \
+                 can roll back: it was not tried",
+                rest[0].version
+            ));
+            break;
+        }
+        info!(
+            "adoption: trying the migrations after {} as `run` would apply them (rolled back)",
+            pending[k].version
+        );
+        let trial = replay(
+            client,
+            table,
+            create_table,
+            &rest[..end],
+            s,
+            baseline,
+            false,
+        )?;
+        // Where the trial shows the database is past: a failing migration, or one whose
+        // objects exist after another created new ones.
+        let stop = match (&trial.failure, trial.inconsistency()) {
+            (Some(f), _) => Some((f.version.clone(), describe_stop(f), Some(f))),
+            (None, Some(why)) => trial.last_seen().map(|e| (e.version.clone(), why, None)),
+            (None, None) => None,
+        };
+        let Some((version, seen, failed)) = stop else {
+            why.push_str(&format!(
+                "; a trial (rolled back) of the {end} migration(s) after {}, applied as `run` \
+                 would apply them, ran without error{untried}",
+                pending[k].version
+            ));
+            break;
+        };
+        // A failure is a sign that the migration ran before only if nothing the trial ran
+        // before it created an object that did not exist: in a history applied in order, a
+        // database past the failing migration has every object of the ones before it.
+        if let Some(f) = failed
+            && let Some(fresh) = created_before(&trial.evidence, f)
+        {
+            why.push_str(&format!(
+                ". A trial (rolled back) of the migrations after {}, applied as `run` would apply \
+                 them: {fresh}, so this database is not past it, and then {seen}: a run after \
+                 the stamp stops there too, until that failure is fixed",
+                pending[k].version
+            ));
+            break;
+        }
+        let j = position(pending, &version);
+        let clean = if j > k + 1 {
+            format!(
+                "{} … {} replayed without error, then ",
+                pending[k + 1].version,
+                pending[j - 1].version
+            )
+        } else {
+            String::new()
+        };
+        why.push_str(&format!(
+            ". A trial (rolled back) of the migrations after {}, applied as `run` would apply \
+             them: {clean}{seen}, which suggests that {version} ran before (check that statement \
+             against the database before stamping; if {version} ran, so did everything before \
+             it)",
+            pending[k].version
+        ));
+        k = j;
+        if trial_number == TRIALS {
+            why.push_str(&format!(
+                ". The sentry stopped after {TRIALS} trials: the migrations after {version} were \
+                 not tried"
+            ));
+        }
+    }
+    Ok((pending[k].version.clone(), why))
+}
+
+/// The first statement a trial ran before the failure `f` that created an object that did not
+/// exist, described: in an earlier migration, or earlier in the failing one.
+fn created_before(evidence: &[Evidence], f: &StatementFailure) -> Option<String> {
+    for e in evidence {
+        let before_failure = if e.version == f.version {
+            e.created_lines
+                .iter()
+                .position(|&l| f.line.is_none_or(|failed| l < failed))
+        } else {
+            (!e.created.is_empty()).then_some(0)
+        };
+        if let Some(i) = before_failure {
+            return Some(format!(
+                "{} created objects that did not exist ({})",
+                e.version, e.created[i]
+            ));
+        }
+        if e.version == f.version {
+            break;
+        }
+    }
+    None
+}
+
+/// `0080_x failed at file:2 (SQLSTATE 42883: …)`, for a trial's account.
+fn describe_stop(f: &StatementFailure) -> String {
+    format!(
+        "{} failed at {}{} (SQLSTATE {}: {})",
+        f.version,
+        f.file.display(),
+        f.line.map(|l| format!(":{l}")).unwrap_or_default(),
+        f.sqlstate,
+        f.message
+    )
 }
 
 /// Replays `ms` in one transaction, each statement under a savepoint. Commits only when
@@ -377,6 +572,7 @@ fn replay_statement(
             tx.batch_execute("RELEASE SAVEPOINT sentry_statement")
                 .map_err(|e| Error::db("releasing a savepoint", &e))?;
             if creates_something(st.sql) {
+                ev.created_lines.push(st.line);
                 ev.created.push(format!(
                     "{}:{} {}",
                     m.path.display(),
@@ -435,6 +631,7 @@ mod tests {
             version: version.into(),
             existed: (0..existed).map(|i| format!("e{i}")).collect(),
             created: (0..created).map(|i| format!("c{i}")).collect(),
+            created_lines: (0..created).map(|i| i + 1).collect(),
             failed: 0,
             statements: existed + created,
         }
@@ -478,6 +675,31 @@ mod tests {
         assert!(r.inconsistency().is_none());
         assert_eq!(r.suggestion().unwrap().0, "2");
         assert!(replay_of(vec![ev("1", 0, 1)]).suggestion().is_none());
+    }
+
+    #[test]
+    fn a_failure_is_a_sign_of_a_past_run_only_if_nothing_before_it_was_new() {
+        let failure = |version: &str, line: usize| StatementFailure {
+            version: version.into(),
+            line: Some(line),
+            ..StatementFailure::default()
+        };
+        // Idempotent migrations, then the failure: nothing says the database is not past it.
+        let idempotent = vec![ev("51", 0, 0), ev("52", 0, 0), ev("80", 0, 0)];
+        assert_eq!(created_before(&idempotent, &failure("80", 2)), None);
+        // A migration before it created something new: the database is not past that one.
+        let fresh = vec![ev("51", 0, 0), ev("52", 0, 1), ev("80", 0, 0)];
+        assert_eq!(
+            created_before(&fresh, &failure("80", 2)).as_deref(),
+            Some("52 created objects that did not exist (c0)")
+        );
+        // In the failing migration itself: only statements before the failing one count.
+        let own = vec![ev("51", 0, 0), ev("80", 0, 2)];
+        assert_eq!(created_before(&own, &failure("80", 1)), None);
+        assert!(created_before(&own, &failure("80", 2)).is_some());
+        // What comes after the failing migration does not count.
+        let after = vec![ev("80", 0, 0), ev("81", 0, 1)];
+        assert_eq!(created_before(&after, &failure("80", 5)), None);
     }
 
     #[test]

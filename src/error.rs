@@ -319,9 +319,9 @@ impl fmt::Display for AdoptionFailure {
         match &self.suggestion {
             Some((version, why)) => write!(
                 f,
-                "\n    hint: {why}: record it and every migration before it as applied without \
-                 running them — `migration-sentry stamp --to {version}` — then run again to \
-                 apply the rest"
+                "\n    hint: {why}.\n    So: `migration-sentry stamp --to {version}` records it \
+                 and every migration before it as applied without running them; then run again \
+                 to apply the rest"
             )?,
             None => write!(
                 f,

@@ -51,8 +51,12 @@ const HARBOR: Set = Set {
             dirty boolean NOT NULL);",
     // The replay fails on seed rows (23505) and the suggestion is followed; at 6, the seed
     // rows of 0050 duplicate those of 0001 inside the replay, which must not count as evidence
-    // that 0050 ran before.
-    splits: &[6, 19],
+    // that 0050 ran before. At 22 and later, 0050 is the newest migration with objects to
+    // find, but 0051 … 0071 (idempotent) and 0080 (an `ALTER … TYPE … USING` that cannot run
+    // twice) ran too: the suggestion must be tried past them (see
+    // `harbor_past_migrations_that_leave_no_evidence_the_suggestion_is_tried`). 38: every file
+    // but the last.
+    splits: &[6, 19, 22, 38],
 };
 
 impl Set {
@@ -211,4 +215,109 @@ fn harbor_altering_golang_migrates_table_is_refused_under_the_default_table() {
         "{text}"
     );
     assert!(text.contains("--table"), "{text}");
+}
+
+/// Split 22: psql applied Harbor up to 0080. The newest migration whose objects an "already
+/// exists" error shows is 0050; 0051 … 0071 are idempotent and 0080's `ALTER COLUMN … TYPE
+/// … USING (current_date + create_time)` cannot run twice. `stamp --to 0050` was true but not
+/// enough (the next run stopped at 0080 with exit 7): the suggestion is tried, says why it
+/// goes past 0050, and followed mechanically converges.
+#[test]
+fn harbor_past_migrations_that_leave_no_evidence_the_suggestion_is_tried() {
+    let db = HARBOR.database();
+    psql_apply(&db, &HARBOR.files()[..22]);
+    let out = HARBOR.sentry(&db, &["run"]);
+    out.assert_code(7);
+    let text = &out.stderr;
+    for needle in [
+        "hint: 0050_2_2_0_schema is the newest migration whose objects the replay found already \
+         present, so this database has been migrated at least that far. A trial (rolled back) \
+         of the migrations after 0050_2_2_0_schema, applied as `run` would apply them: \
+         0051_2_2_1_schema … 0071_2_4_2_schema replayed without error, then 0080_2_5_0_schema \
+         failed at ",
+        "0080_2_5_0_schema.sql:2 (SQLSTATE 42883: operator does not exist: date + timestamp \
+         without time zone), which suggests that 0080_2_5_0_schema ran before",
+        "; a trial (rolled back) of the 17 migration(s) after 0080_2_5_0_schema, applied as \
+         `run` would apply them, ran without error.\n",
+        "    So: `migration-sentry stamp --to 0080_2_5_0_schema` records it",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+    assert_eq!(text.matches("stamp --to ").count(), 1, "{text}");
+    assert_eq!(
+        follow(&HARBOR, &db, out, 1),
+        Ending::Converged,
+        "following the guidance"
+    );
+    assert_eq!(HARBOR.snapshot(&db), HARBOR.reference());
+}
+
+/// What following the sentry's guidance ended with.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// `run` succeeded and a re-run is a no-op (the schema is compared by the caller).
+    Converged,
+    /// Something else: what.
+    Not(String),
+}
+
+/// Does what the sentry's output `out` says, mechanically: while `run` fails, the `stamp --to`
+/// it suggests, then `run` again, at most `follows` times.
+fn follow(set: &Set, db: &TestDb, mut out: Outcome, follows: usize) -> Ending {
+    let mut followed = 0;
+    while out.code != 0 {
+        let Some(version) = suggested_stamp(&out.stderr) else {
+            return Ending::Not(format!(
+                "exit {} without a stamp suggestion, after following {followed}",
+                out.code
+            ));
+        };
+        if followed == follows {
+            return Ending::Not(format!(
+                "exit {} after following {followed} suggestion(s); next: stamp --to {version}",
+                out.code
+            ));
+        }
+        followed += 1;
+        let stamped = set.sentry(db, &["stamp", "--to", &version]);
+        if stamped.code != 0 {
+            return Ending::Not(format!("stamp --to {version}: exit {}", stamped.code));
+        }
+        out = set.sentry(db, &["run"]);
+    }
+    let again = set.sentry(db, &["run"]);
+    if again.code != 0 || !again.stderr.contains("nothing to apply") {
+        return Ending::Not(format!("the re-run is not a no-op (exit {})", again.code));
+    }
+    Ending::Converged
+}
+
+/// Every split point of both sets, the guidance followed once (slow, so run by hand:
+/// `cargo test --test real_sets sweep -- --ignored --nocapture`): prints how many converge.
+#[test]
+#[ignore]
+fn sweep_every_split_point() {
+    for set in [&ATUIN, &HARBOR] {
+        let reference = set.reference();
+        let files = set.files();
+        let mut converged = 0;
+        for split in 1..files.len() {
+            let db = set.database();
+            psql_apply(&db, &files[..split]);
+            let out = set.sentry(&db, &["run"]);
+            let ending = match follow(set, &db, out, 1) {
+                Ending::Converged if set.snapshot(&db) != reference => {
+                    Ending::Not("exit 0, but the schema differs from a fresh apply".into())
+                }
+                ending => ending,
+            };
+            eprintln!("{} split {split}: {ending:?}", set.dir);
+            converged += usize::from(ending == Ending::Converged);
+        }
+        eprintln!(
+            "{}: {converged}/{} split points converge",
+            set.dir,
+            files.len() - 1
+        );
+    }
 }
