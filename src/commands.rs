@@ -231,34 +231,18 @@ fn open_checked(cfg: &Config, want: Want, (info, table): (ConnInfo, Table)) -> R
     let second = opening::second(&mut client, &first, next)?;
     // After the pooler check, which the second message carries: a refused pooler has no DB OK.
     info!("DB OK: {}", first.facts.summary());
-    // SPEC §5.4: a standby or a read-only session is refused by writing commands; reading
-    // ones say what they read. (A lock the opening took ends with the session.)
-    let facts = &first.facts;
-    match want {
-        Want::Lock if facts.in_recovery => {
-            return Err(Error::env(
-                "DATABASE_URL points at a read-only standby (pg_is_in_recovery() is true): \
-                 migrations and the tracking table can only be written on the primary. Use \
-                 the primary's connection string",
-            ));
+    // SPEC §5.4: a standby, a read-only session and a pooler are refused by writing commands.
+    if let Err(e) = refuse(want, &first.facts, &link) {
+        if let Next::Lock(key) = next
+            && e.kind() == crate::error::ExitKind::Env
+        {
+            // The opening message took the lock and set the cleanup timeouts: on a direct
+            // connection they end with the session, but on a backend a pooler shares (a quiet
+            // pool lets the opening run on the backend it later lends to the second
+            // connection) they would outlive the sentry and block every later deploy.
+            lock::undo_opening(&mut client, key, &first.facts);
         }
-        Want::Lock if facts.read_only => {
-            return Err(Error::env(
-                "the database session is read-only (transaction_read_only is on: \
-                 default_transaction_read_only is set for this database or role, or the \
-                 server is in read-only mode): nothing can be migrated. Ask the database \
-                 owner, or connect as a role that may write",
-            ));
-        }
-        _ if facts.in_recovery => info!(
-            "reading a read-only standby (pg_is_in_recovery() is true): what it shows may lag \
-             behind the primary"
-        ),
-        _ => {}
-    }
-    if want == Want::Lock {
-        link.refuse_pooler(facts)?;
-        connect::session_settings(&mut client)?;
+        return Err(e);
     }
     let locked = match next {
         Next::Lock(key) if second.locked => {
@@ -276,6 +260,36 @@ fn open_checked(cfg: &Config, want: Want, (info, table): (ConnInfo, Table)) -> R
         preloaded: second.preloaded,
         _armed: armed,
     })
+}
+
+/// The refusals of SPEC §5.4 after the opening exchange: writing commands ([`Want::Lock`]) are
+/// refused on a standby, a read-only session, and behind a transaction pooler (exit 3);
+/// reading ones say that they read a standby.
+fn refuse(want: Want, facts: &Facts, link: &connect::Link) -> Result<()> {
+    match want {
+        Want::Lock if facts.in_recovery => {
+            return Err(Error::env(
+                "DATABASE_URL points at a read-only standby (pg_is_in_recovery() is true): \
+                 migrations and the tracking table can only be written on the primary. Use \
+                 the primary's connection string",
+            ));
+        }
+        Want::Lock if facts.read_only => {
+            return Err(Error::env(
+                "the database session is read-only (transaction_read_only is on: \
+                 default_transaction_read_only is set for this database or role, or the \
+                 server is in read-only mode): nothing can be migrated. Ask the database \
+                 owner, or connect as a role that may write",
+            ));
+        }
+        Want::Lock => link.refuse_pooler(facts)?,
+        _ if facts.in_recovery => info!(
+            "reading a read-only standby (pg_is_in_recovery() is true): what it shows may lag \
+             behind the primary"
+        ),
+        _ => {}
+    }
+    Ok(())
 }
 
 fn print_ping(info: &ConnInfo, facts: &Facts, format: Format, out: &mut dyn Write) -> Result<()> {

@@ -494,28 +494,60 @@ pub fn facts(client: &mut Client) -> Result<Facts> {
     Ok(facts)
 }
 
-/// Makes the server clean up after a sentry that cannot (SPEC §5.7): a session left idle in a
-/// transaction — holding a migration's locks — is ended after [`SERVER_CLEANUP`]; a running
-/// statement is aborted within 5 s of the client's socket closing
-/// (`client_connection_check_interval`, PostgreSQL 14+); the server's own TCP keepalives notice
-/// a dead client host. Only settings the server has are set, and a stricter value the server
-/// or role already has is kept.
-pub fn session_settings(client: &mut Client) -> Result<()> {
-    crate::interrupt::tick("setting session timeouts");
-    let cleanup_ms = SERVER_CLEANUP.as_millis();
-    client
-        .simple_query(&format!(
-            "SELECT set_config(s.name, s.value::text, false) \
-             FROM (VALUES ('idle_in_transaction_session_timeout', {cleanup_ms}), \
-                          ('client_connection_check_interval', 5000), \
-                          ('tcp_keepalives_idle', 10), ('tcp_keepalives_interval', 5), \
-                          ('tcp_keepalives_count', 3), ('tcp_user_timeout', 30000)) \
-                  AS s(name, value) \
-             JOIN pg_settings p ON p.name = s.name \
-             WHERE p.setting::bigint = 0 OR p.setting::bigint > s.value"
-        ))
-        .map_err(|e| Error::db("setting the session's server-side timeouts", &e))?;
-    Ok(())
+/// The settings, this session only, with which the server cleans up after a sentry that cannot
+/// (SPEC §5.7), and their values: a session left idle in a transaction — holding a migration's
+/// locks — or idle at all while it waits for or holds the advisory lock is ended after
+/// [`SERVER_CLEANUP`]; a running statement is aborted within 5 s of the client's socket closing
+/// (`client_connection_check_interval`); the server's own TCP keepalives notice a dead client
+/// host. Values in the unit of `pg_settings.setting`.
+const CLEANUP: [(&str, u128); 7] = [
+    (
+        "idle_in_transaction_session_timeout",
+        SERVER_CLEANUP.as_millis(),
+    ),
+    ("idle_session_timeout", SERVER_CLEANUP.as_millis()),
+    ("client_connection_check_interval", 5000),
+    ("tcp_keepalives_idle", 10),
+    ("tcp_keepalives_interval", 5),
+    ("tcp_keepalives_count", 3),
+    ("tcp_user_timeout", 30000),
+];
+
+/// One statement that sets the [`CLEANUP`] settings when `condition` (SQL) holds. Only settings
+/// the server has are set (`idle_session_timeout` and `client_connection_check_interval` are
+/// PostgreSQL 14+), and a stricter value the server or role already has is kept.
+///
+/// It travels in the opening message that takes the advisory lock (`opening::second`), guarded
+/// like the lock by the backend pid: whatever path the lock is then held on — taken at once,
+/// or polled for by `lock::acquire` — the server already knows to end the session if the
+/// sentry vanishes, with no round trip of its own and no gap between the lock and the settings.
+pub fn cleanup_sql(condition: &str) -> String {
+    let values = CLEANUP
+        .iter()
+        .map(|(name, value)| format!("('{name}', {value})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT set_config(s.name, s.value::text, false) \
+         FROM (VALUES {values}) AS s(name, value) \
+         JOIN pg_settings p ON p.name = s.name \
+         WHERE ({condition}) AND (p.setting::bigint = 0 OR p.setting::bigint > s.value)"
+    )
+}
+
+/// The statement that puts the [`CLEANUP`] settings back to their defaults when `condition`
+/// holds: for a backend that turned out to be shared through a pooler, where they must not
+/// outlive the sentry.
+pub fn cleanup_reset_sql(condition: &str) -> String {
+    let names = CLEANUP
+        .iter()
+        .map(|(name, _)| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT set_config(name, reset_val, false) FROM pg_settings \
+         WHERE name IN ({names}) AND ({condition})"
+    )
 }
 
 /// The sessions `pid` waits for (`pg_blocking_pids`), described; state and query show only for

@@ -19,7 +19,7 @@
 //! If the main thread has not finished cleaning up [`GRACE`] after any of these (its call is
 //! stuck on a dead socket), the controller prints the error and the FAILED line itself and
 //! ends the process; the server then cleans up by itself (`idle_in_transaction_session_timeout`
-//! and friends, set by `connect::session_settings`).
+//! and friends, set by the opening message that takes the lock: `connect::cleanup_sql`).
 //!
 //! The API is global, like a process's signals: [`install`] once, [`arm`] a session (its guard
 //! disarms), [`long`] around a statement that may run long, [`tick`] on each quick round trip,

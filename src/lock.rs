@@ -10,7 +10,7 @@ use log::{info, warn};
 use postgres::Client;
 use postgres::types::{ToSql, Type};
 
-use crate::connect::SERVER_CLEANUP;
+use crate::connect::{self, Facts, SERVER_CLEANUP};
 use crate::db::Traced;
 use crate::error::{Error, Result};
 use crate::interrupt;
@@ -20,11 +20,13 @@ use crate::output::esc;
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Polls for the lock until `wait` has passed. Returns how long it took.
+///
+/// The session was opened to take the lock (`opening::second`), whose message also set the
+/// server-side cleanup timeouts (`connect::cleanup_sql`): while the session waits for or holds
+/// the lock, the server ends it if it stays idle for long (`idle_session_timeout`, SPEC §5.7),
+/// so a killed or cut-off sentry never blocks the next deploy for more than that. The sentry
+/// itself is never idle for more than a poll interval.
 pub fn acquire(client: &mut Client, key: i64, wait: Duration) -> Result<Duration> {
-    // While the session waits for or holds the lock, the server ends it if it stays idle for
-    // long (SPEC §5.7): a killed or cut-off sentry never blocks the next deploy for more than
-    // that. The sentry itself is never idle for more than a poll interval.
-    idle_session_timeout(client, true)?;
     let started = Instant::now();
     let mut pause = Duration::from_millis(50);
     let mut next_progress = PROGRESS_EVERY;
@@ -95,19 +97,26 @@ pub fn release(client: &mut Client, key: i64) -> Result<()> {
     Ok(())
 }
 
-/// Sets (`on`) or resets `idle_session_timeout` to [`SERVER_CLEANUP`], where the server has
-/// it (PostgreSQL 14+) and unless a stricter value is already in force.
-fn idle_session_timeout(client: &mut Client, on: bool) -> Result<()> {
-    let ms = SERVER_CLEANUP.as_millis() as i64;
-    client
-        .traced(
-            "SELECT set_config(name, CASE WHEN $1 THEN $2::text ELSE reset_val END, false) \
-             FROM pg_settings WHERE name = 'idle_session_timeout' \
-               AND (NOT $1 OR setting::bigint = 0 OR setting::bigint > $2)",
-            &[(&on as &(dyn ToSql + Sync), Type::BOOL), (&ms, Type::INT8)],
-        )
-        .map_err(|e| Error::db("setting idle_session_timeout", &e))?;
-    Ok(())
+/// Undoes what the opening message did on the backend the facts came from — the lock attempt
+/// and the cleanup timeouts — when the command is refused right after it (a pooler, a
+/// standby). Best effort: the refusal is what gets reported; if this fails, the backend's own
+/// `idle_session_timeout` ends it soon, lock and all.
+pub fn undo_opening(client: &mut Client, key: i64, facts: &Facts) {
+    let same_backend = facts.same_backend_sql();
+    let statements = [
+        format!("SELECT pg_advisory_unlock({key}) WHERE {same_backend}"),
+        connect::cleanup_reset_sql(&same_backend),
+    ];
+    crate::interrupt::tick("releasing the advisory lock");
+    match crate::db::batch(client, &statements) {
+        Ok(_) => log::debug!("refused: lock {key} released and the cleanup timeouts reset"),
+        Err(e) => warn!(
+            "refused, and the lock could not be released at once ({}): the server ends the \
+             session within {} s (idle_session_timeout)",
+            crate::output::external(&e.to_string()),
+            SERVER_CLEANUP.as_secs()
+        ),
+    }
 }
 
 /// Who holds the lock: pid, application, user, client, state and for how long — as much as

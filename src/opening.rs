@@ -8,10 +8,11 @@
 //!
 //! 1. [`first`]: the facts, `current_schema()` (which resolves an unqualified `--table`), and
 //!    the table's columns, so the second message knows whether it can read rows.
-//! 2. [`second`]: the pooler evidence and, depending on the command ([`Next`]), the lock
-//!    attempt, the table's columns after it, and the rows. The lock statement is guarded by
-//!    the facts' backend pid in SQL: if a pooler moved the session, no lock is taken on a
-//!    pooled backend (where it would outlive the sentry), and the pooler is refused.
+//! 2. [`second`]: the pooler evidence and, depending on the command ([`Next`]), the
+//!    server-side cleanup timeouts with the lock attempt, the table's columns after it, and the
+//!    rows. The settings and the lock are guarded by the facts' backend pid in SQL: if a pooler
+//!    moved the session, nothing is set and no lock is taken on a pooled backend (where they
+//!    would outlive the sentry), and the pooler is refused.
 //!
 //! A no-op `run` is then three round trips after authentication: these two and the unlock.
 
@@ -115,10 +116,14 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
             }
         }
         Next::Lock(key) => {
-            // Only on the backend the facts came from: never a session lock on a pooled one.
+            // Only on the backend the facts came from: never a session lock, nor session
+            // settings, on a pooled one. The server-side cleanup timeouts first, in the same
+            // message: from the moment the lock is held (or waited for), a sentry that
+            // vanishes is cleaned up after by the server (SPEC §5.7).
+            let same_backend = first.facts.same_backend_sql();
+            statements.push(connect::cleanup_sql(&same_backend));
             statements.push(format!(
-                "SELECT pg_try_advisory_lock({key}) WHERE {}",
-                first.facts.same_backend_sql()
+                "SELECT pg_try_advisory_lock({key}) WHERE {same_backend}"
             ));
             // The shape again, now that the lock is held: another sentry may have created the
             // table since the first message.
@@ -139,6 +144,10 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
         .map_err(|e| Error::db(what, &e))?
         .into_iter();
     pooler::refuse_moved(&first.facts, results.next().unwrap_or_default().first())?;
+    if let Next::Lock(_) = next {
+        // The cleanup settings' rows: nothing to read.
+        results.next();
+    }
     Ok(match next {
         Next::Check => Second {
             locked: false,

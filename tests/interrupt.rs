@@ -522,6 +522,130 @@ fn a_black_hole_mid_migration_is_noticed_and_the_server_releases_the_locks() {
         .assert_code(0);
 }
 
+/// The server-side cleanup settings (SPEC §5.7) as a migration sees them in its own session:
+/// `name=setting` lines, recorded by the migration into a table.
+fn cleanup_settings_seen(p: &Project, db: &TestDb, args: &[&str]) -> (Outcome, String) {
+    p.write_migration(
+        "0001_seen",
+        "CREATE TABLE seen AS SELECT name, setting FROM pg_settings WHERE name IN \
+         ('idle_in_transaction_session_timeout', 'idle_session_timeout', \
+          'client_connection_check_interval', 'tcp_keepalives_idle', \
+          'tcp_keepalives_interval', 'tcp_keepalives_count', 'tcp_user_timeout');\n",
+    );
+    let out = p.run(db, args);
+    out.assert_code(0);
+    let seen = db
+        .query_one_string("SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM seen");
+    (out, seen)
+}
+
+/// Every path that holds the advisory lock has the same server-side cleanup settings (issue
+/// #8): the lock taken at once by the opening message, and the lock polled for while another
+/// session held it. Seen from inside the sentry's own session, by a migration.
+#[test]
+fn the_server_side_cleanup_settings_are_set_whether_the_lock_is_taken_at_once_or_waited_for() {
+    let expected = "client_connection_check_interval=5000 idle_in_transaction_session_timeout=30000 \
+                    idle_session_timeout=30000 tcp_keepalives_count=3 tcp_keepalives_idle=10 \
+                    tcp_keepalives_interval=5 tcp_user_timeout=30000";
+
+    let db = cluster().create_db();
+    let p = Project::new();
+    let (out, seen) = cleanup_settings_seen(&p, &db, &["run", "--lock-key", "4245"]);
+    assert!(
+        out.stderr.contains("lock acquired (key 4245)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("waiting for advisory lock"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(seen, expected, "lock taken at once");
+
+    let db = cluster().create_db();
+    let p = Project::new();
+    let mut holder = db.client();
+    holder
+        .batch_execute("SELECT pg_advisory_lock(4245)")
+        .unwrap();
+    let release = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(1500));
+        holder
+            .batch_execute("SELECT pg_advisory_unlock(4245)")
+            .unwrap();
+    });
+    let (out, seen) = cleanup_settings_seen(
+        &p,
+        &db,
+        &["run", "--lock-key", "4245", "--wait-for-lock", "30s"],
+    );
+    release.join().unwrap();
+    assert!(
+        out.stderr.contains("waiting for advisory lock 4245"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(seen, expected, "lock waited for");
+}
+
+/// The lock taken at once, then a partition while the session holds it outside any
+/// transaction (between two statements of a no-transaction migration), then `kill -9`: the
+/// server ends the orphaned session, and so releases the lock, within a minute
+/// (`idle_session_timeout`). Before issue #8 was closed this path never set it, and the proxy
+/// kept the session — and the lock — alive for good.
+#[test]
+fn a_partition_while_holding_the_lock_idle_then_kill_9_the_server_releases_it() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration(
+        "0001_nt",
+        "-- sentry:no-transaction\nSELECT pg_sleep(1);\nSELECT 1;\n",
+    );
+    let proxy = Proxy::start(db.port);
+    let mut sentry = Running::spawn(
+        p.sentry(&db)
+            .env("DATABASE_URL", url_via(&db, &proxy))
+            .args(["run", "--lock-key", "4246"]),
+    );
+    wait_for_statement(&db, "pg_sleep");
+    let cut = Instant::now();
+    proxy.set(Mode::BlackHole);
+    sentry.child.kill().unwrap();
+    let _ = sentry.child.wait();
+    let (_, stderr) = sentry.read_output();
+    assert!(stderr.contains("lock acquired (key 4246)"), "{stderr}");
+    assert!(!stderr.contains("waiting for advisory lock"), "{stderr}");
+    // The statement ends by itself; its reply goes into the black hole, and the session sits
+    // idle, in no transaction, holding the advisory lock.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            sentry_backends(&db)
+                .iter()
+                .any(|(_, state, _)| state == "idle")
+        }),
+        "{:?}",
+        sentry_backends(&db)
+    );
+    assert_eq!(sentry_locks(&db), ["advisory ExclusiveLock"]);
+    assert!(
+        wait_until(Duration::from_secs(60), || sentry_locks(&db).is_empty()
+            && sentry_backends(&db).is_empty()),
+        "locks {:?} backends {:?}",
+        sentry_locks(&db),
+        sentry_backends(&db)
+    );
+    eprintln!(
+        "partition while holding the lock + kill -9: server clean after {:?}",
+        cut.elapsed()
+    );
+    drop(proxy);
+    let started = Instant::now();
+    p.run(&db, &["run", "--lock-key", "4246", "--wait-for-lock", "0"])
+        .assert_code(0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 #[test]
 fn a_partition_then_kill_9_the_server_releases_everything_within_a_minute() {
     let db = cluster().create_db();

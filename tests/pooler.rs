@@ -210,6 +210,35 @@ fn a_quiet_transaction_pool_with_one_server_connection_is_refused_too() {
         .unwrap()
         .get(0);
     assert_eq!(tables, 0, "refused before anything was changed");
+    // The opening message ran on the pooled backend: its advisory lock and its cleanup
+    // timeouts must not outlive the sentry there, where they would block the next deploy and
+    // end the application's idle pooled sessions.
+    let locks: i64 = pg
+        .admin_client("postgres")
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(locks, 0, "the advisory lock was left on the pooled backend");
+    let mut app = postgres::Client::connect(&bouncer_url(bouncer.port), postgres::NoTls)
+        .expect("connect through the pool");
+    let shown: Vec<String> = app
+        .simple_query("SHOW idle_session_timeout; SHOW idle_in_transaction_session_timeout")
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        ["0", "0"],
+        "the cleanup timeouts were left on the pooled backend"
+    );
+    drop(app);
     // Reading through it is allowed: ping has no lock to protect.
     let out = run(sentry()
         .current_dir(dir.path())

@@ -2,7 +2,9 @@
 //! the test process: [`Mode::Forward`] copies bytes both ways; [`Mode::BlackHole`] keeps every
 //! TCP connection open (the kernel still acknowledges) but forwards nothing, in either
 //! direction, and new connections are accepted and swallowed too — a proxy or NAT that stopped
-//! forwarding; [`Mode::Cut`] closes every connection and refuses new ones (closes them at once).
+//! forwarding; the end of a stream is not forwarded either (a killed client's server session
+//! stays open, as behind a real partition); [`Mode::Cut`] closes every connection and refuses
+//! new ones (closes them at once).
 //! Dropping the proxy stops its threads and closes every socket.
 
 use std::io::{ErrorKind, Read, Write};
@@ -169,7 +171,15 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>) {
             break;
         }
         match from.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => {
+                // A partition delivers nothing, not even the end of the stream: while
+                // black-holed, a side that closed (a killed sentry) leaves the other one open,
+                // so that only the server's own timeouts can end its session.
+                while shared.mode() == Mode::BlackHole && !shared.stopped() {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                break;
+            }
             Ok(n) => {
                 if shared.mode() == Mode::Forward && to.write_all(&buf[..n]).is_err() {
                     break;
