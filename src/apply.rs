@@ -14,6 +14,7 @@ use postgres::{Client, GenericClient};
 use crate::db::Traced;
 use crate::error::{Aftermath, Error, Result, SetProblem, StatementFailure};
 use crate::migrations::Migration;
+use crate::session::Baseline;
 use crate::sql_split::{self, Statement};
 use crate::tracking::{self, NewRow, Table};
 
@@ -101,13 +102,16 @@ pub fn apply(
     m: &Migration,
     s: &Settings,
     durable: bool,
+    baseline: &Baseline,
 ) -> Result<Outcome> {
     let m = &Loaded::read(m)?;
     if m.no_transaction {
-        return apply_without_transaction(client, table, m, s);
+        let outcome = apply_without_transaction(client, table, m, s)?;
+        baseline.restore(client, &m.version, &[])?;
+        return Ok(outcome);
     }
     with_lock_retries(client, s, &m.version, |client| {
-        apply_in_transaction(client, table, m, s, durable)
+        apply_in_transaction(client, table, m, s, durable, baseline)
     })
 }
 
@@ -208,20 +212,27 @@ fn blockers(client: &mut Client, attempt_started: Instant) -> String {
 }
 
 /// One attempt at a transactional migration: its SQL and its tracking row in one transaction.
+///
+/// Three messages, the deploy's hot path (issue #12): (1) `BEGIN`, the timeouts, the
+/// transaction's advisory lock and the re-check ([`begin_sql`]); (2) the migration's SQL, alone,
+/// so that its errors and positions are its own; (3) the tracking row, `COMMIT` and the check
+/// of what the migration left in the session ([`Baseline::check_sql`]).
 fn apply_in_transaction(
     client: &mut Client,
     table: &Table,
     m: &Loaded<'_>,
     s: &Settings,
     durable: bool,
+    baseline: &Baseline,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    let mut tx = client
-        .transaction()
-        .map_err(|e| Error::db(format!("starting the transaction of {}", m.version), &e))?;
-    set_timeouts(&mut tx, s, Some(durable))?;
-    if recorded_meanwhile(&mut tx, table, m, s)? {
-        let _ = tx.rollback();
+    let (mut tx, begun) = Open::begin(client, &begin_sql(table, m, s, Some(durable)));
+    let recorded = match begun {
+        Ok(results) => results.last().is_some_and(|rows| !rows.is_empty()),
+        Err(e) => return Err(lock_error(&e, m, s)),
+    };
+    if recorded {
+        tx.rollback();
         warn!(
             "{} was recorded by another session after this run read the tracking table: not \
              applied again",
@@ -240,21 +251,60 @@ fn apply_in_transaction(
             &format!("applying {}", m.version),
             s.lock_timeout,
         )?;
-        tx.batch_execute(&m.sql)
+        tx.client.batch_execute(&m.sql)
     };
     match outcome {
         Ok(()) => {
-            // The tracking row is written in the migration's own transaction: both commit or
-            // neither does, so a crash or kill at any point can never leave a schema change
-            // without its row, or a row without its change.
-            let outcome = record(&mut tx, table, m, started.elapsed(), &[])?;
-            tx.commit()
-                .map_err(|e| Error::db(format!("committing {}", m.version), &e))?;
-            Ok(outcome)
+            // The tracking row is written in the migration's own transaction and committed in
+            // the same message: both commit or neither does, so a crash or kill at any point
+            // can never leave a schema change without its row, or a row without its change.
+            // The row is written as the sentry's own role, even if the migration left a
+            // `SET ROLE` behind (SET LOCAL: for the insert only; the session's is undone below).
+            let elapsed = started.elapsed();
+            let row = NewRow {
+                version: &m.version,
+                execution_time_ms: millis(elapsed),
+                checksum: &m.checksum,
+                rollback_sql: m.down_sql.as_deref(),
+                stamped: false,
+                note: None,
+            };
+            let statements = [
+                "SET LOCAL role TO DEFAULT".to_string(),
+                tracking::insert_literal(table, &row),
+                "COMMIT".to_string(),
+                baseline.check_sql(),
+            ];
+            crate::interrupt::tick(&format!("committing {}", m.version));
+            let mut results = crate::db::batch(tx.client, &statements)
+                .map_err(|e| match e.as_db_error() {
+                    Some(db) if db.code().code() == tracking::GUARD_FAILED => {
+                        tracking::table_changed(table, &row)
+                    }
+                    _ => Error::db(
+                        format!(
+                            "recording {} in {} and committing it",
+                            m.version, table.qualified
+                        ),
+                        &e,
+                    ),
+                })?
+                .into_iter();
+            tx.committed();
+            // The results: SET, INSERT, COMMIT, then the session's settings.
+            let settings = results.nth(3).unwrap_or_default();
+            baseline.restore_from(tx.client, settings, &m.version, &[])?;
+            Ok(Outcome {
+                version: m.version.clone(),
+                elapsed,
+                stamped: false,
+                note: None,
+            })
         }
         Err(err) => {
             // Dropping the transaction would roll back too; say it explicitly.
-            let _ = tx.rollback();
+            tx.rollback();
+            drop(tx);
             let db = statement_error(&err, &m.version, "applying")?;
             if s.stamp_recovery && ALREADY_EXISTS.contains(&db.code().code()) {
                 warn!(
@@ -272,23 +322,26 @@ fn apply_in_transaction(
     }
 }
 
-/// SPEC §5.4: takes `pg_advisory_xact_lock(key)` in the migration's own transaction, then
-/// checks that its version is still not recorded. Whatever sits between the sentry and the
-/// server (a pooler that defeats the session lock, a second sentry with another lock key
-/// setting), no migration is ever applied twice. In the normal case the session already holds
-/// the key and this costs one round trip; the check runs after the lock, in its own
-/// statement, so it sees every commit made before the lock was granted.
-fn recorded_meanwhile(
-    tx: &mut postgres::Transaction<'_>,
-    table: &Table,
-    m: &Loaded<'_>,
-    s: &Settings,
-) -> Result<bool> {
-    tx.traced(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[(&s.lock_key as &(dyn ToSql + Sync), Type::INT8)],
+/// The first message of a transactional migration: `BEGIN`, the timeouts ([`timeouts_sql`]),
+/// and SPEC §5.4's guard: `pg_advisory_xact_lock(key)` in the migration's own transaction,
+/// then the check that its version is still not recorded (its last result: a row if it is).
+/// Whatever sits between the sentry and the server (a pooler that defeats the session lock, a
+/// second sentry with another lock key setting), no migration is ever applied twice. The check
+/// is its own statement after the lock, so it sees every commit made before the lock was
+/// granted.
+fn begin_sql(table: &Table, m: &Loaded<'_>, s: &Settings, durable: Option<bool>) -> String {
+    format!(
+        "BEGIN; {}; SELECT pg_advisory_xact_lock({}); SELECT 1 FROM {} WHERE version = {}",
+        timeouts_sql(s, durable),
+        s.lock_key,
+        table.sql,
+        crate::db::literal(&m.version)
     )
-    .map_err(|e| match e.as_db_error() {
+}
+
+/// The error of [`begin_sql`]'s message.
+fn lock_error(e: &postgres::Error, m: &Loaded<'_>, s: &Settings) -> Error {
+    match e.as_db_error() {
         // We hold the key at session level, so only a client whose own session lock was
         // defeated (behind a transaction pooler) can hold it now, mid-migration.
         Some(db) if db.code().code() == LOCK_NOT_AVAILABLE && !crate::interrupt::stopping() => {
@@ -302,20 +355,51 @@ fn recorded_meanwhile(
                 ),
             }
         }
-        _ => Error::db(format!("taking the advisory lock for {}", m.version), &e),
-    })?;
-    let rows = tx
-        .traced(
-            &format!("SELECT 1 FROM {} WHERE version = $1", table.sql),
-            &[(&m.version as &(dyn ToSql + Sync), Type::VARCHAR)],
-        )
-        .map_err(|e| {
-            Error::db(
-                format!("re-checking that {} is not recorded", m.version),
-                &e,
-            )
-        })?;
-    Ok(!rows.is_empty())
+        _ => Error::db(
+            format!(
+                "starting the transaction of {} (timeouts, advisory lock, re-check)",
+                m.version
+            ),
+            e,
+        ),
+    }
+}
+
+/// A transaction begun by a message that carries more than `BEGIN` (which
+/// `postgres::Transaction` cannot do): rolled back when dropped unless committed, as a
+/// `Transaction` is.
+struct Open<'c> {
+    client: &'c mut Client,
+    open: bool,
+}
+
+/// The results of the statements of the message that began an [`Open`] transaction.
+type Begun = std::result::Result<Vec<Vec<postgres::SimpleQueryRow>>, postgres::Error>;
+
+impl<'c> Open<'c> {
+    /// Sends `sql`, which starts with `BEGIN`. The transaction is open even if a later
+    /// statement of `sql` failed (it is then aborted, and rolled back on drop).
+    fn begin(client: &'c mut Client, sql: &str) -> (Open<'c>, Begun) {
+        crate::interrupt::tick("starting a migration's transaction");
+        let begun = crate::db::batch(client, &[sql.to_string()]);
+        (Open { client, open: true }, begun)
+    }
+
+    fn rollback(&mut self) {
+        if std::mem::take(&mut self.open) {
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+    }
+
+    fn committed(&mut self) {
+        self.open = false;
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.rollback();
+    }
 }
 
 /// The report of a statement of `script` that failed in a transaction that has been rolled
@@ -340,30 +424,34 @@ pub(crate) fn failure(
 }
 
 /// Sets `lock_timeout` and `statement_timeout` (and `synchronous_commit` when given) for the
-/// current transaction only (`set_config(…, true)` is `SET LOCAL`), values bound as parameters.
-/// With `durable` `None` they are set for the session (no transaction to scope them to).
+/// current transaction only (`set_config(…, true)` is `SET LOCAL`). With `durable` `None` they
+/// are set for the session (no transaction to scope them to).
 pub(crate) fn set_timeouts(
     client: &mut impl GenericClient,
     s: &Settings,
     durable: Option<bool>,
 ) -> Result<()> {
-    let lock = format!("{}ms", s.lock_timeout.as_millis());
-    let stmt = format!("{}ms", s.statement_timeout.as_millis());
-    let local = durable.is_some();
-    let sync = if durable.unwrap_or(true) { "on" } else { "off" };
+    crate::interrupt::tick("setting lock_timeout and statement_timeout");
     client
-        .traced(
-            "SELECT set_config('lock_timeout', $1, $4), set_config('statement_timeout', $2, $4), \
-             CASE WHEN $4 THEN set_config('synchronous_commit', $3, true) END",
-            &[
-                (&lock as &(dyn ToSql + Sync), Type::TEXT),
-                (&stmt, Type::TEXT),
-                (&sync, Type::TEXT),
-                (&local, Type::BOOL),
-            ],
-        )
+        .batch_execute(&timeouts_sql(s, durable))
         .map_err(|e| Error::db("setting lock_timeout and statement_timeout", &e))?;
     Ok(())
+}
+
+/// [`set_timeouts`]'s statement. Its values are numbers and fixed words, written as literals.
+fn timeouts_sql(s: &Settings, durable: Option<bool>) -> String {
+    let local = durable.is_some();
+    let sync = match durable {
+        Some(true) => ", set_config('synchronous_commit', 'on', true)",
+        Some(false) => ", set_config('synchronous_commit', 'off', true)",
+        None => "",
+    };
+    format!(
+        "SELECT set_config('lock_timeout', '{}ms', {local}), \
+         set_config('statement_timeout', '{}ms', {local}){sync}",
+        s.lock_timeout.as_millis(),
+        s.statement_timeout.as_millis()
+    )
 }
 
 /// A `-- sentry:no-transaction` migration: one statement at a time in autocommit (for

@@ -499,23 +499,30 @@ pub fn facts(client: &mut Client) -> Result<Facts> {
 /// locks — or idle at all while it waits for or holds the advisory lock is ended after
 /// [`SERVER_CLEANUP`]; a running statement is aborted within 5 s of the client's socket closing
 /// (`client_connection_check_interval`); the server's own TCP keepalives notice a dead client
-/// host. Values in the unit of `pg_settings.setting`.
-const CLEANUP: [(&str, u128); 7] = [
+/// host. Each value is in the setting's base unit, followed by that unit per second (1000 for
+/// milliseconds, 1 for seconds or no unit).
+const CLEANUP: [(&str, u128, u32); 7] = [
     (
         "idle_in_transaction_session_timeout",
         SERVER_CLEANUP.as_millis(),
+        1000,
     ),
-    ("idle_session_timeout", SERVER_CLEANUP.as_millis()),
-    ("client_connection_check_interval", 5000),
-    ("tcp_keepalives_idle", 10),
-    ("tcp_keepalives_interval", 5),
-    ("tcp_keepalives_count", 3),
-    ("tcp_user_timeout", 30000),
+    ("idle_session_timeout", SERVER_CLEANUP.as_millis(), 1000),
+    ("client_connection_check_interval", 5000, 1000),
+    ("tcp_keepalives_idle", 10, 1),
+    ("tcp_keepalives_interval", 5, 1),
+    ("tcp_keepalives_count", 3, 1),
+    ("tcp_user_timeout", 30000, 1000),
 ];
 
 /// One statement that sets the [`CLEANUP`] settings when `condition` (SQL) holds. Only settings
 /// the server has are set (`idle_session_timeout` and `client_connection_check_interval` are
 /// PostgreSQL 14+), and a stricter value the server or role already has is kept.
+///
+/// The current values come from `current_setting`, not `pg_settings`, whose every read builds
+/// all 350-odd settings (about 1 ms of the server's time on the deploy's hot path). SHOW's text
+/// is a plain number in the base unit (`0`, or what the TCP settings' show hooks print), or a
+/// number with a unit (`30s`, `5min`, `100ms`), which `interval` reads.
 ///
 /// It travels in the opening message that takes the advisory lock (`opening::second`), guarded
 /// like the lock by the backend pid: whatever path the lock is then held on — taken at once,
@@ -524,14 +531,17 @@ const CLEANUP: [(&str, u128); 7] = [
 pub fn cleanup_sql(condition: &str) -> String {
     let values = CLEANUP
         .iter()
-        .map(|(name, value)| format!("('{name}', {value})"))
+        .map(|(name, value, per_second)| format!("('{name}', {value}, {per_second})"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
         "SELECT set_config(s.name, s.value::text, false) \
-         FROM (VALUES {values}) AS s(name, value) \
-         JOIN pg_settings p ON p.name = s.name \
-         WHERE ({condition}) AND (p.setting::bigint = 0 OR p.setting::bigint > s.value)"
+         FROM (VALUES {values}) AS s(name, value, per_second) \
+         CROSS JOIN LATERAL (SELECT current_setting(s.name, true) AS shown) c \
+         WHERE ({condition}) AND c.shown IS NOT NULL \
+           AND (CASE WHEN c.shown ~ '^[0-9]+$' THEN c.shown::numeric \
+                ELSE extract(epoch FROM c.shown::interval) * s.per_second END) \
+               NOT BETWEEN 1 AND s.value"
     )
 }
 
@@ -541,7 +551,7 @@ pub fn cleanup_sql(condition: &str) -> String {
 pub fn cleanup_reset_sql(condition: &str) -> String {
     let names = CLEANUP
         .iter()
-        .map(|(name, _)| format!("'{name}'"))
+        .map(|(name, _, _)| format!("'{name}'"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(

@@ -101,3 +101,39 @@ pub fn batch(
     }
     Ok(results)
 }
+
+/// `text` as an SQL string literal, for statements that travel in one simple-protocol message
+/// (which has no parameters). The `E'…'` form: its escapes do not depend on
+/// `standard_conforming_strings`, which a migration may have changed for the session.
+pub fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 3);
+    out.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            _ => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// [`literal`], or `NULL`.
+pub fn literal_or_null(text: Option<&str>) -> String {
+    text.map_or_else(|| "NULL".to_string(), literal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes_whatever_the_session_says() {
+        assert_eq!(literal("it's"), "E'it''s'");
+        assert_eq!(literal(r"a\'b"), r"E'a\\''b'");
+        assert_eq!(literal(""), "E''");
+        assert_eq!(literal_or_null(None), "NULL");
+        assert_eq!(literal("€ $$ ;"), "E'€ $$ ;'");
+    }
+}

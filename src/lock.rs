@@ -81,9 +81,9 @@ pub fn acquired(key: i64, waited: Duration) {
 pub fn release(client: &mut Client, key: i64) -> Result<()> {
     let rows = client
         .traced(
-            // One round trip: the unlock, and idle_session_timeout back to its value.
-            "SELECT pg_advisory_unlock($1), (SELECT set_config(name, reset_val, false) \
-             FROM pg_settings WHERE name = 'idle_session_timeout')",
+            // idle_session_timeout stays as the opening set it: the sentry is never idle, and
+            // its session ends right after the lock is released.
+            "SELECT pg_advisory_unlock($1)",
             &[(&key as &(dyn ToSql + Sync), Type::INT8)],
         )
         .map_err(|e| Error::db("releasing the advisory lock", &e))?;

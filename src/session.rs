@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use log::warn;
-use postgres::GenericClient;
 use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, SimpleQueryMessage, SimpleQueryRow};
 
 use crate::db::Traced;
 use crate::error::{Error, Result};
@@ -68,21 +68,43 @@ impl Baseline {
         version: &str,
         own: &[&str],
     ) -> Result<Vec<String>> {
-        let rows = client
-            .traced(
-                &format!(
-                    "SELECT name::text, current_setting(name), false FROM pg_settings \
-                     WHERE source = 'session' OR name = ANY($1) UNION ALL {HIDDEN}"
-                ),
-                &[(&self.session as &(dyn ToSql + Sync), Type::TEXT_ARRAY)],
-            )
-            .map_err(|e| Error::db("reading the session settings", &e))?;
+        let rows: Vec<SimpleQueryRow> = client
+            .simple_query(&self.check_sql())
+            .map_err(|e| Error::db("reading the session settings", &e))?
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        self.restore_from(client, rows, version, own)
+    }
+
+    /// The query whose rows [`Baseline::restore_from`] compares: the settings now set for the
+    /// session, those set at the start, and the hidden ones. Literal, so that it can travel in
+    /// one message with the statements before it (see `apply`).
+    pub fn check_sql(&self) -> String {
+        let names: Vec<String> = self.session.iter().map(|n| crate::db::literal(n)).collect();
+        format!(
+            "SELECT name::text, current_setting(name), false FROM pg_settings \
+             WHERE source = 'session' OR name = ANY(ARRAY[{}]::text[]) UNION ALL {HIDDEN}",
+            names.join(", ")
+        )
+    }
+
+    /// [`Baseline::restore`] given the rows of [`Baseline::check_sql`].
+    pub fn restore_from(
+        &self,
+        client: &mut impl GenericClient,
+        rows: Vec<SimpleQueryRow>,
+        version: &str,
+        own: &[&str],
+    ) -> Result<Vec<String>> {
         let mut changed: Vec<(String, String, String)> = Vec::new();
         for r in &rows {
-            let (Ok(Some(name)), Ok(Some(now))) = (
-                r.try_get::<_, Option<String>>(0),
-                r.try_get::<_, Option<String>>(1),
-            ) else {
+            let (Some(name), Some(now)) =
+                (r.get(0).map(str::to_string), r.get(1).map(str::to_string))
+            else {
                 continue;
             };
             if own.contains(&name.as_str()) {

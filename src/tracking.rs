@@ -543,16 +543,13 @@ pub fn with_columns(client: &mut impl GenericClient, table: &Table) -> Result<Ta
 /// set, the row is only written while the columns are unchanged; otherwise a migration of this
 /// run changed the sentry's table, and that is exit 6 (its transaction is rolled back).
 pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) -> Result<()> {
-    // `table.sql` is the validated, quoted identifier.
-    let sql = format!(
-        "INSERT INTO {} (version, execution_time_ms, checksum, rollback_sql, stamped, note) \
-         SELECT $1, $2, $3, $4, $5, $6 WHERE $7::text IS NULL OR ({}) = $7 RETURNING 1",
-        table.sql,
-        columns_sql("$8")
-    );
     let inserted = client
         .traced(
-            &sql,
+            &insert_sql(
+                table,
+                ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"],
+                false,
+            ),
             &[
                 (&row.version as &(dyn ToSql + Sync), Type::VARCHAR),
                 (&row.execution_time_ms, Type::INT4),
@@ -564,30 +561,95 @@ pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) 
                 (&table.sql, Type::TEXT),
             ],
         )
-        .map_err(|e| {
-            Error::db(
-                format!("recording {} in {}", row.version, table.qualified),
-                &e,
-            )
-        })?;
-    if inserted.is_empty() {
-        return Err(Error::set(
-            SetProblem::general(format!(
-                "{} changed the tracking table {}, which belongs to migration-sentry (its \
+        .map_err(|e| inserting(table, row, &e))?;
+    written(table, row, !inserted.is_empty())
+}
+
+/// [`insert`]'s statement with its values as literals, for a simple-protocol message that
+/// carries the `COMMIT` after it (see `apply`). Its guard cannot just write nothing, since the
+/// COMMIT would then keep the migration without its row: it fails the statement instead, with
+/// SQLSTATE 22012 ([`GUARD_FAILED`]), and the rest of the message is never run.
+pub fn insert_literal(table: &Table, row: &NewRow<'_>) -> String {
+    let lit = crate::db::literal;
+    insert_sql(
+        table,
+        [
+            &lit(row.version),
+            &row.execution_time_ms.to_string(),
+            &lit(row.checksum),
+            &crate::db::literal_or_null(row.rollback_sql),
+            if row.stamped { "true" } else { "false" },
+            &crate::db::literal_or_null(row.note),
+            &crate::db::literal_or_null(table.columns.as_deref()),
+            &lit(&table.sql),
+        ],
+        true,
+    )
+}
+
+/// The SQLSTATE (division_by_zero) with which [`insert_literal`]'s guard fails.
+pub const GUARD_FAILED: &str = "22012";
+
+/// The INSERT of a tracking row, guarded by the table's columns, with `v` as its eight values
+/// (placeholders or literals): version, execution time, checksum, rollback SQL, stamped, note,
+/// the columns as read before the run (NULL: no guard) and the table's name. With `raise`, a
+/// failed guard is an error (division by zero: the guard is a subquery, so it is evaluated
+/// when the statement runs, never folded at planning) rather than no row.
+fn insert_sql(table: &Table, v: [&str; 8], raise: bool) -> String {
+    let guard = format!(
+        "{}::text IS NULL OR ({}) = {}",
+        v[6],
+        columns_sql(v[7]),
+        v[6]
+    );
+    let guard = if raise {
+        format!("1 / (CASE WHEN {guard} THEN 1 ELSE 0 END) = 1")
+    } else {
+        guard
+    };
+    // `table.sql` is the validated, quoted identifier.
+    format!(
+        "INSERT INTO {} (version, execution_time_ms, checksum, rollback_sql, stamped, note) \
+         SELECT {}, {}::int4, {}, {}::text, {}, {}::text WHERE {guard} RETURNING 1",
+        table.sql, v[0], v[1], v[2], v[3], v[4], v[5],
+    )
+}
+
+/// The error of a failed tracking-row INSERT.
+fn inserting(table: &Table, row: &NewRow<'_>, e: &postgres::Error) -> Error {
+    Error::db(
+        format!("recording {} in {}", row.version, table.qualified),
+        e,
+    )
+}
+
+/// Whether the INSERT wrote the row: not written means the table's columns changed under the
+/// run (exit 6).
+fn written(table: &Table, row: &NewRow<'_>, inserted: bool) -> Result<()> {
+    if inserted {
+        Ok(())
+    } else {
+        Err(table_changed(table, row))
+    }
+}
+
+/// The error of a row not written because the table's columns changed under the run (exit 6).
+pub fn table_changed(table: &Table, row: &NewRow<'_>) -> Error {
+    Error::set(
+        SetProblem::general(format!(
+            "{} changed the tracking table {}, which belongs to migration-sentry (its \
                  columns were: {}): its row was not written, and a transactional migration is \
                  rolled back with it",
-                row.version,
-                table.qualified,
-                table.columns.as_deref().unwrap_or_default()
-            ))
-            .with_hint(
-                "the migration alters a table of the same name through SQL the offline check \
+            row.version,
+            table.qualified,
+            table.columns.as_deref().unwrap_or_default()
+        ))
+        .with_hint(
+            "the migration alters a table of the same name through SQL the offline check \
                  cannot see (dynamic SQL in a DO block or function?): give the sentry a table \
                  of its own with --table (SENTRY_TABLE), e.g. --table sentry_migrations",
-            ),
-        ));
-    }
-    Ok(())
+        ),
+    )
 }
 
 /// A row as `rollback` reads it: NULLs are kept visible (as `None`) so that a damaged table is

@@ -967,3 +967,31 @@ fn a_no_transaction_migration_is_retried_only_before_its_first_statement_succeed
     assert!(out.stderr.contains("Retry 1 of 6"), "{}", out.stderr);
     assert!(recorded(&db, "0002_two"));
 }
+
+/// A stricter cleanup setting the database (or role, or server) already has is kept, whatever
+/// unit its SHOW text uses (`10s`, or the plain milliseconds of tcp_user_timeout's show hook);
+/// looser ones are tightened.
+#[test]
+fn a_stricter_cleanup_setting_already_in_force_is_kept() {
+    let db = cluster().create_db();
+    db.execute(&format!(
+        "ALTER DATABASE {} SET idle_in_transaction_session_timeout = '10s'",
+        db.name
+    ));
+    db.execute(&format!(
+        "ALTER DATABASE {} SET tcp_user_timeout = 10000",
+        db.name
+    ));
+    db.execute(&format!(
+        "ALTER DATABASE {} SET tcp_keepalives_idle = 600",
+        db.name
+    ));
+    let p = Project::new();
+    let (_, seen) = cleanup_settings_seen(&p, &db, &["run"]);
+    assert_eq!(
+        seen,
+        "client_connection_check_interval=5000 idle_in_transaction_session_timeout=10000 \
+         idle_session_timeout=30000 tcp_keepalives_count=3 tcp_keepalives_idle=10 \
+         tcp_keepalives_interval=5 tcp_user_timeout=10000"
+    );
+}

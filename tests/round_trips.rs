@@ -197,3 +197,49 @@ fn when_another_session_holds_the_lock_the_rows_are_read_again_under_it() {
         out.stderr
     );
 }
+
+/// A transactional migration is three messages (issue #12's fresh apply): `BEGIN` with the
+/// timeouts, the transaction's advisory lock and the re-check; the migration's SQL alone; the
+/// tracking row, `COMMIT` and the check of the session's settings.
+#[test]
+fn a_migration_is_three_round_trips() {
+    let db = cluster().create_db();
+    let dir = tempfile::tempdir().unwrap();
+    three_migrations(dir.path());
+    let out = sentry_in(dir.path(), &db, &["run", "-vv"]);
+    out.assert_code(0);
+    let between: String = out
+        .stderr
+        .split("→ 0002_create_b")
+        .nth(1)
+        .and_then(|s| s.split("→ 0003_create_c").next())
+        .expect("the lines of 0002")
+        .to_string();
+    let trips = round_trips(&Outcome {
+        stderr: between,
+        ..out.clone()
+    });
+    assert_eq!(trips.len(), 3, "got:\n{}", trips.join("\n"));
+    assert!(
+        trips[0].contains("BEGIN; SELECT set_config('lock_timeout'"),
+        "{}",
+        trips[0]
+    );
+    assert!(trips[0].contains("pg_advisory_xact_lock("), "{}", trips[0]);
+    assert!(
+        trips[0].contains("WHERE version = E'0002_create_b'"),
+        "{}",
+        trips[0]
+    );
+    assert!(trips[1].contains("CREATE TABLE b"), "{}", trips[1]);
+    assert!(
+        trips[2].contains("SET LOCAL role TO DEFAULT; INSERT INTO"),
+        "{}",
+        trips[2]
+    );
+    assert!(
+        trips[2].contains("; COMMIT; SELECT name::text"),
+        "{}",
+        trips[2]
+    );
+}
