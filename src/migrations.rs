@@ -100,6 +100,8 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
     let mut downs: HashMap<String, Option<PathBuf>> = HashMap::new();
     // Migrations already reported (bad name, unreadable): their rollback is not an orphan too.
     let mut failed_stems: HashSet<String> = HashSet::new();
+    // The files to read: path, stem, and for a migration its parsed name.
+    let mut to_read: Vec<(PathBuf, String, Option<(u64, usize, String)>)> = Vec::new();
 
     for entry in entries {
         let entry = match entry {
@@ -140,50 +142,59 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
                 )
                 .with_hint(NAMING_HINT),
             ),
-            FileKind::Down(stem) => {
-                // Checked now (readable, UTF-8), read again when its migration is applied.
-                let readable = match read_normalized(&path) {
-                    Ok(_) => true,
-                    Err(p) => {
-                        problems.push(p);
-                        false
-                    }
-                };
-                downs.insert(stem.to_owned(), Some(path).filter(|_| readable));
-                if !readable {
+            FileKind::Down(stem) => to_read.push((path, stem.to_owned(), None)),
+            FileKind::Up(stem) => match parse_stem(stem) {
+                Ok((number, prefix_width, mig_name)) => to_read.push((
+                    path,
+                    stem.to_owned(),
+                    Some((number, prefix_width, mig_name.to_owned())),
+                )),
+                Err(reason) => {
+                    problems.push(
+                        SetProblem::file(&path, format!("not a valid migration name: {reason}"))
+                            .with_hint(NAMING_HINT),
+                    );
                     failed_stems.insert(stem.to_owned());
                 }
+            },
+        }
+    }
+
+    // Reading and hashing the files is most of discovery's time with a long history (10,000
+    // files: mostly the kernel's opens and reads), and it parallelises.
+    let read = par_map(&to_read, |(path, _, _)| {
+        read_normalized(path).map(|sql| {
+            let mut found = Vec::new();
+            let directives = directives(&sql, path, &mut found);
+            (checksum(sql.as_bytes()), directives, found)
+        })
+    });
+    for ((path, stem, up), read) in to_read.into_iter().zip(read) {
+        let (sum, directives, found) = match read {
+            Ok(parts) => parts,
+            Err(p) => {
+                problems.push(p);
+                if up.is_none() {
+                    downs.insert(stem.clone(), None);
+                }
+                failed_stems.insert(stem);
+                continue;
             }
-            FileKind::Up(stem) => {
-                let (number, prefix_width, mig_name) = match parse_stem(stem) {
-                    Ok(parts) => parts,
-                    Err(reason) => {
-                        problems.push(
-                            SetProblem::file(
-                                &path,
-                                format!("not a valid migration name: {reason}"),
-                            )
-                            .with_hint(NAMING_HINT),
-                        );
-                        failed_stems.insert(stem.to_owned());
-                        continue;
-                    }
-                };
-                let sql = match read_normalized(&path) {
-                    Ok(sql) => sql,
-                    Err(p) => {
-                        problems.push(p);
-                        failed_stems.insert(stem.to_owned());
-                        continue;
-                    }
-                };
-                let directives = directives(&sql, &path, &mut problems);
+        };
+        match up {
+            // A rollback: checked now (readable, UTF-8), read again when its migration is
+            // applied.
+            None => {
+                downs.insert(stem, Some(path));
+            }
+            Some((number, prefix_width, name)) => {
+                problems.extend(found);
                 migrations.push(Migration {
-                    version: stem.to_owned(),
+                    version: stem,
                     number,
                     prefix_width,
-                    name: mig_name.to_owned(),
-                    checksum: checksum(sql.as_bytes()),
+                    name,
+                    checksum: sum,
                     path,
                     down_path: None,
                     no_transaction: directives.no_transaction,
@@ -244,6 +255,25 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
         problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
         Err(Error::MigrationSet(problems))
     }
+}
+
+/// `f` over `items`, results in order, on up to four threads when there are many items.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || items.len() < 256 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// SHA-256 of already-normalised bytes, as 64 lowercase hex digits.
