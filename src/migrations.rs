@@ -100,8 +100,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
     let mut downs: HashMap<String, Option<PathBuf>> = HashMap::new();
     // Migrations already reported (bad name, unreadable): their rollback is not an orphan too.
     let mut failed_stems: HashSet<String> = HashSet::new();
-    // The files to read: path, stem, and for a migration its parsed name.
-    let mut to_read: Vec<(PathBuf, String, Option<(u64, usize, String)>)> = Vec::new();
+    let mut to_read: Vec<ToRead> = Vec::new();
 
     for entry in entries {
         let entry = match entry {
@@ -256,6 +255,10 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
         Err(Error::MigrationSet(problems))
     }
 }
+
+/// A file discovery reads: its path, its stem, and for a migration (not a rollback) its
+/// number, prefix width and name.
+type ToRead = (PathBuf, String, Option<(u64, usize, String)>);
 
 /// `f` over `items`, results in order, on up to four threads when there are many items.
 fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
