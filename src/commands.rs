@@ -203,20 +203,73 @@ fn open(cfg: &Config) -> Result<Session> {
     open_checked(cfg, Want::Nothing, check_env(cfg)?)
 }
 
-/// The migration files, read before connecting: a bad name, a duplicate version or an
-/// unreadable file is exit 6 whether or not the database can be reached, since fixing it needs
-/// no database. Runs after check-env, so that a broken environment is still reported first.
-fn offline_files(cfg: &Config) -> Result<(ConnInfo, Table, Vec<Migration>)> {
+/// The migration files, read while the connection is being made: a bad name, a duplicate
+/// version or an unreadable file is exit 6 at once, whether or not the database can be
+/// reached, since fixing it needs no database (the connecting thread is then left to the
+/// process's exit). Runs after check-env, so that a broken environment is still reported
+/// first. The overlap takes the files' reading off the deploy's hot path (issue #12).
+fn offline_files(cfg: &Config) -> Result<(Dial, Table, Vec<Migration>)> {
     let (info, table) = check_env(cfg)?;
+    let dial = Dial::start(info, cfg);
     let files = migrations::discover(&cfg.migrations_dir)?;
-    Ok((info, table, files))
+    Ok((dial, table, files))
+}
+
+/// A connection to make: now, or already being made on a thread of its own.
+enum Dial {
+    Now(ConnInfo),
+    Started(
+        ConnInfo,
+        std::thread::JoinHandle<Result<(postgres::Client, connect::Link)>>,
+    ),
+}
+
+impl From<ConnInfo> for Dial {
+    fn from(info: ConnInfo) -> Dial {
+        Dial::Now(info)
+    }
+}
+
+impl Dial {
+    /// Starts connecting (with `--wait`) on a thread.
+    fn start(info: ConnInfo, cfg: &Config) -> Dial {
+        let (target, timeout, wait) = (info.clone(), cfg.connect_timeout, cfg.wait);
+        match std::thread::Builder::new()
+            .name("sentry-connect".into())
+            .spawn(move || connect::connect_link(&target, timeout, wait))
+        {
+            Ok(handle) => Dial::Started(info, handle),
+            // No thread to be had: connect when asked, as before.
+            Err(_) => Dial::Now(info),
+        }
+    }
+
+    /// The connection, once made.
+    fn finish(self, cfg: &Config) -> Result<(ConnInfo, postgres::Client, connect::Link)> {
+        match self {
+            Dial::Now(info) => {
+                let (client, link) = connect::connect_link(&info, cfg.connect_timeout, cfg.wait)?;
+                Ok((info, client, link))
+            }
+            Dial::Started(info, handle) => {
+                let (client, link) = handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                Ok((info, client, link))
+            }
+        }
+    }
 }
 
 /// [`open`] after check-env has passed.
 /// Two round trips after authentication (see `opening`); for [`Want::Lock`], the lock is
 /// usually held when this returns.
-fn open_checked(cfg: &Config, want: Want, (info, table): (ConnInfo, Table)) -> Result<Session> {
-    let (mut client, link) = connect::connect_link(&info, cfg.connect_timeout, cfg.wait)?;
+fn open_checked(
+    cfg: &Config,
+    want: Want,
+    (dial, table): (impl Into<Dial>, Table),
+) -> Result<Session> {
+    let (info, mut client, link) = dial.into().finish(cfg)?;
     // Armed before the first query (the backend pid, for the probe, comes with the facts).
     let _early = interrupt::arm(link.session(&client, 0));
     let first = opening::first(&mut client, &table)?;
