@@ -1,1 +1,0 @@
-ALTER TABLE replication_job ADD COLUMN op_uuid varchar(64);

@@ -1,1 +1,0 @@
-UPDATE harbor_user SET email=NULL WHERE email=''

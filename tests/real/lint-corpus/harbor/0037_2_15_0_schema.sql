@@ -1,1 +1,0 @@
-ALTER TABLE registry ADD COLUMN IF NOT EXISTS ca_certificate TEXT;
