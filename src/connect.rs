@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use postgres::config::SslMode as PgSslMode;
-use postgres::{Client, NoTls, SimpleQueryMessage, SimpleQueryRow};
+use postgres::{Client, NoTls, SimpleQueryRow};
 
 use crate::conninfo::{ConnInfo, PasswordSource, SslMode};
 use crate::error::{Error, Result, io_kind};
@@ -465,34 +465,6 @@ pub const FACTS_SQL: &str = "SELECT current_database(), current_setting('server_
      current_setting('transaction_read_only'), current_user, \
      host(inet_client_addr()), inet_client_port(), host(inet_server_addr()), inet_server_port() \
      FROM (SELECT 1) AS one LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()";
-
-/// Reads the server facts in one round trip, then checks in a second transaction that the
-/// backend stayed the same and a session setting survived the commit: a transaction-pooling
-/// PgBouncer hands each transaction to any backend, which makes a session advisory lock
-/// meaningless (SPEC §5.4). A quiet pool with one server connection passes these two; writing
-/// commands also run [`Link::refuse_pooler`].
-pub fn facts(client: &mut Client) -> Result<Facts> {
-    crate::interrupt::tick("reading server facts");
-    let started = Instant::now();
-    let rows = client
-        .simple_query(FACTS_SQL)
-        .map_err(|e| Error::db("reading server facts", &e))?;
-    let latency = started.elapsed();
-    let row = rows.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(r) => Some(r),
-        _ => None,
-    });
-    let facts = Facts::parse(row, latency)?;
-    let again = client
-        .simple_query(pooler::POOLER_SQL)
-        .map_err(|e| Error::db("checking for a connection pooler", &e))?;
-    let row = again.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(r) => Some(r),
-        _ => None,
-    });
-    pooler::refuse_moved(&facts, row)?;
-    Ok(facts)
-}
 
 /// The settings, this session only, with which the server cleans up after a sentry that cannot
 /// (SPEC §5.7), and their values: a session left idle in a transaction — holding a migration's
