@@ -40,7 +40,24 @@ impl<'a> Loaded<'a> {
     }
 }
 
+/// The tracking row is written as the sentry's own role, even if the migration left a
+/// `SET ROLE` behind (which is warned about and undone after the commit); `SET LOCAL`, so for
+/// the insert only.
+const ROLE_FOR_THE_ROW: &str = "SET LOCAL role TO DEFAULT";
+
 impl Loaded<'_> {
+    /// The migration's tracking row; `note` (a stamp recovery's) marks it stamped.
+    fn row<'r>(&'r self, elapsed: Duration, note: Option<&'r str>) -> NewRow<'r> {
+        NewRow {
+            version: &self.version,
+            execution_time_ms: millis(elapsed),
+            checksum: &self.checksum,
+            rollback_sql: self.down_sql.as_deref(),
+            stamped: note.is_some(),
+            note,
+        }
+    }
+
     pub(crate) fn script(&self) -> Script<'_> {
         Script {
             version: &self.version,
@@ -258,19 +275,10 @@ fn apply_in_transaction(
             // The tracking row is written in the migration's own transaction and committed in
             // the same message: both commit or neither does, so a crash or kill at any point
             // can never leave a schema change without its row, or a row without its change.
-            // The row is written as the sentry's own role, even if the migration left a
-            // `SET ROLE` behind (SET LOCAL: for the insert only; the session's is undone below).
             let elapsed = started.elapsed();
-            let row = NewRow {
-                version: &m.version,
-                execution_time_ms: millis(elapsed),
-                checksum: &m.checksum,
-                rollback_sql: m.down_sql.as_deref(),
-                stamped: false,
-                note: None,
-            };
+            let row = m.row(elapsed, None);
             let statements = [
-                "SET LOCAL role TO DEFAULT".to_string(),
+                ROLE_FOR_THE_ROW.to_string(),
                 tracking::insert_literal(table, &row),
                 "COMMIT".to_string(),
                 baseline.check_sql(),
@@ -782,24 +790,11 @@ pub(crate) fn record(
     skipped: &[String],
 ) -> Result<Outcome> {
     let note = recovery_note(skipped);
-    // The row is written as the sentry's own role, even if the migration left a `SET ROLE`
-    // behind (which is warned about and undone after the commit). Callers are always inside
-    // a transaction, so that this lasts for the insert only.
+    // Callers are always inside a transaction, so that the role lasts for the insert only.
     client
-        .batch_execute("SET LOCAL role TO DEFAULT")
+        .batch_execute(ROLE_FOR_THE_ROW)
         .map_err(|e| Error::db("resetting the role to write the tracking row", &e))?;
-    tracking::insert(
-        client,
-        table,
-        &NewRow {
-            version: &m.version,
-            execution_time_ms: millis(elapsed),
-            checksum: &m.checksum,
-            rollback_sql: m.down_sql.as_deref(),
-            stamped: note.is_some(),
-            note: note.as_deref(),
-        },
-    )?;
+    tracking::insert(client, table, &m.row(elapsed, note.as_deref()))?;
     Ok(Outcome {
         version: m.version.clone(),
         elapsed,
