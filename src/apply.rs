@@ -14,7 +14,7 @@ use postgres::{Client, GenericClient};
 use crate::db::Traced;
 use crate::error::{Aftermath, Error, Result, SetProblem, StatementFailure};
 use crate::migrations::Migration;
-use crate::session::Baseline;
+use crate::prepared::Prepared;
 use crate::sql_split::{self, Statement};
 use crate::tracking::{self, NewRow, Table};
 
@@ -119,17 +119,22 @@ pub fn apply(
     m: &Migration,
     s: &Settings,
     durable: bool,
-    baseline: &Baseline,
+    prepared: &mut Prepared<'_>,
 ) -> Result<Outcome> {
     let m = &Loaded::read(m)?;
-    if m.no_transaction {
+    let outcome = if m.no_transaction {
         let outcome = apply_without_transaction(client, table, m, s)?;
-        baseline.restore(client, &m.version, &[])?;
-        return Ok(outcome);
-    }
-    with_lock_retries(client, s, &m.version, |client| {
-        apply_in_transaction(client, table, m, s, durable, baseline)
-    })
+        prepared
+            .baseline
+            .restore_after(client, &m.sql, &m.version, &[])?;
+        outcome
+    } else {
+        with_lock_retries(client, s, &m.version, |client| {
+            apply_in_transaction(client, table, m, s, durable, prepared)
+        })?
+    };
+    prepared.after(client, table, &m.sql)?;
+    Ok(outcome)
 }
 
 /// SQLSTATE `lock_not_available`: `lock_timeout` expired.
@@ -233,17 +238,19 @@ fn blockers(client: &mut Client, attempt_started: Instant) -> String {
 /// Three messages, the deploy's hot path (issue #12): (1) `BEGIN`, the timeouts, the
 /// transaction's advisory lock and the re-check ([`begin_sql`]); (2) the migration's SQL, alone,
 /// so that its errors and positions are its own; (3) the tracking row, `COMMIT` and the check
-/// of what the migration left in the session ([`Baseline::check_sql`]).
+/// of what the migration left in the session. The statements of (1) and (3) that are the same
+/// for every migration are prepared once per run ([`Prepared`]).
 fn apply_in_transaction(
     client: &mut Client,
     table: &Table,
     m: &Loaded<'_>,
     s: &Settings,
     durable: bool,
-    baseline: &Baseline,
+    prepared: &Prepared<'_>,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    let (mut tx, begun) = Open::begin(client, &begin_sql(table, m, s, Some(durable)));
+    let begin = begin_sql(s, durable, &prepared.recheck(table, &m.version));
+    let (mut tx, begun) = Open::begin(client, &begin);
     let recorded = match begun {
         Ok(results) => results.last().is_some_and(|rows| !rows.is_empty()),
         Err(e) => return Err(lock_error(&e, m, s)),
@@ -277,12 +284,16 @@ fn apply_in_transaction(
             // can never leave a schema change without its row, or a row without its change.
             let elapsed = started.elapsed();
             let row = m.row(elapsed, None);
-            let statements = [
-                ROLE_FOR_THE_ROW.to_string(),
-                tracking::insert_literal(table, &row),
-                "COMMIT".to_string(),
-                baseline.check_sql(),
-            ];
+            let mut statements = Vec::with_capacity(4);
+            if crate::session::may_set(&m.sql) {
+                // Only a migration that could have changed the role needs it reset for the
+                // row (one that changed it through a function it calls, with no SET in its
+                // text, at worst makes the row's INSERT fail, and the whole is rolled back).
+                statements.push(ROLE_FOR_THE_ROW.to_string());
+            }
+            statements.push(prepared.row(table, &row, &m.sql));
+            statements.push("COMMIT".to_string());
+            statements.push(prepared.check(&m.sql));
             crate::interrupt::tick(&format!("committing {}", m.version));
             let mut results = crate::db::batch(tx.client, &statements)
                 .map_err(|e| match e.as_db_error() {
@@ -299,9 +310,11 @@ fn apply_in_transaction(
                 })?
                 .into_iter();
             tx.committed();
-            // The results: SET, INSERT, COMMIT, then the session's settings.
-            let settings = results.nth(3).unwrap_or_default();
-            baseline.restore_from(tx.client, settings, &m.version, &[])?;
+            // The last result: the session's settings.
+            let settings = results.next_back().unwrap_or_default();
+            prepared
+                .baseline
+                .restore_from(tx.client, settings, &m.version, &[])?;
             Ok(Outcome {
                 version: m.version.clone(),
                 elapsed,
@@ -323,27 +336,30 @@ fn apply_in_transaction(
                     db.code().code(),
                     crate::output::external(db.message())
                 );
-                return recover(client, table, m, s, durable, started);
+                let outcome = recover(client, table, m, s, durable, started)?;
+                prepared
+                    .baseline
+                    .restore_after(client, &m.sql, &m.version, &[])?;
+                return Ok(outcome);
             }
             Err(failure(client, &m.script(), s, &err))
         }
     }
 }
 
-/// The first message of a transactional migration: `BEGIN`, the timeouts ([`timeouts_sql`]),
-/// and SPEC §5.4's guard: `pg_advisory_xact_lock(key)` in the migration's own transaction,
-/// then the check that its version is still not recorded (its last result: a row if it is).
-/// Whatever sits between the sentry and the server (a pooler that defeats the session lock, a
-/// second sentry with another lock key setting), no migration is ever applied twice. The check
-/// is its own statement after the lock, so it sees every commit made before the lock was
-/// granted.
-fn begin_sql(table: &Table, m: &Loaded<'_>, s: &Settings, durable: Option<bool>) -> String {
+/// The first message of a transactional migration: `BEGIN`, the timeouts ([`timeouts_sql`])
+/// and SPEC §5.4's guard: `pg_advisory_xact_lock(key)` in the migration's own transaction, in
+/// the statement that sets the timeouts (its target list is evaluated in order, so
+/// `lock_timeout` is in force when the lock is waited for), then `recheck`, the check that the
+/// version is still not recorded (its last result: a row if it is). Whatever sits between the
+/// sentry and the server (a pooler that defeats the session lock, a second sentry with another
+/// lock key setting), no migration is ever applied twice. The check is its own statement
+/// after the lock, so that its snapshot sees every commit made before the lock was granted.
+fn begin_sql(s: &Settings, durable: bool, recheck: &str) -> String {
     format!(
-        "BEGIN; {}; SELECT pg_advisory_xact_lock({}); SELECT 1 FROM {} WHERE version = {}",
-        timeouts_sql(s, durable),
+        "BEGIN; {}, pg_advisory_xact_lock({}); {recheck}",
+        timeouts_sql(s, Some(durable)),
         s.lock_key,
-        table.sql,
-        crate::db::literal(&m.version)
     )
 }
 

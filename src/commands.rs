@@ -20,6 +20,7 @@ use crate::migrations::{self, Migration};
 use crate::opening::{self, Next, Preloaded};
 use crate::output::esc;
 use crate::plan::{self, AppliedRow, Plan};
+use crate::prepared::Prepared;
 use crate::rollback::{self, Target};
 use crate::schema::{self, CheckResult, Requirement};
 use crate::session::Baseline;
@@ -820,14 +821,16 @@ fn apply_pending(
     // From here on a row is only written while the table's columns are as found now, so that a
     // migration changing them through dynamic SQL is caught before it commits.
     let table = &tracking::with_columns(client, table)?;
+    let mut prepared = Prepared::prepare(client, table, &baseline)?;
     let last = plan.pending.len();
     for (i, m) in plan.pending.iter().enumerate() {
         interrupt::check(&format!("about to apply {}", m.version))?;
         info!("→ {}", m.version);
         // The migration's SQL, its row, its commit and the check of the session it leaves.
-        let outcome = apply::apply(client, table, m, settings, i + 1 == last, &baseline)?;
+        let outcome = apply::apply(client, table, m, settings, i + 1 == last, &mut prepared)?;
         recovered |= report_outcome(&outcome, report);
     }
+    prepared.release(client);
     Ok(recovered)
 }
 

@@ -25,6 +25,7 @@ pub mod output;
 pub mod passfile;
 pub mod plan;
 pub mod pooler;
+pub mod prepared;
 pub mod redact;
 pub mod rollback;
 pub mod schema;

@@ -587,6 +587,26 @@ pub fn insert_literal(table: &Table, row: &NewRow<'_>) -> String {
     )
 }
 
+/// [`insert_literal`]'s statement for `PREPARE` (`crate::prepared`): version, execution time,
+/// checksum and rollback SQL are its parameters `$1`–`$4`; the row is neither stamped nor
+/// annotated; the columns compared are the table's as read before the run.
+pub fn insert_prepared(table: &Table) -> String {
+    insert_sql(
+        table,
+        [
+            "$1",
+            "$2",
+            "$3",
+            "$4",
+            "false",
+            "NULL",
+            &crate::db::literal_or_null(table.columns.as_deref()),
+            &crate::db::literal(&table.sql),
+        ],
+        true,
+    )
+}
+
 /// The SQLSTATE (division_by_zero) with which [`insert_literal`]'s guard fails.
 pub const GUARD_FAILED: &str = "22012";
 

@@ -316,6 +316,56 @@ fn a_pg_dump_header_neither_breaks_the_run_nor_the_next_migration() {
 }
 
 #[test]
+fn a_setting_changed_by_a_function_the_migration_only_calls_is_restored_too() {
+    // 0002's text says nothing about settings, so it gets the cheap check (every setting a
+    // session can change, compared with its value at the start): the change made inside the
+    // function must still be seen. 0003 needs the search_path the run started with.
+    let project = Project::new();
+    let db = cluster().create_db();
+    project.write_migration(
+        "0001_helper",
+        "CREATE FUNCTION quiet() RETURNS void LANGUAGE plpgsql AS \
+         $$BEGIN PERFORM pg_catalog.set_config('search_path', 'pg_catalog', false); \
+         PERFORM pg_catalog.set_config('work_mem', '1234kB', false); END$$;\n",
+    );
+    project.write_migration("0002_calls_it", "SELECT quiet();\n");
+    project.write_migration("0003_plans", "CREATE TABLE plans (id int);\n");
+    let out = project.run(&db, &["run"]);
+    out.assert_code(0);
+    for setting in ["search_path", "work_mem"] {
+        assert!(
+            out.stderr.lines().any(|l| l.contains("WARNING:")
+                && l.contains(&format!("0002_calls_it left the session setting {setting}"))),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(exists(&db, "public.plans"), "{}", out.stderr);
+}
+
+#[test]
+fn a_custom_setting_a_migration_sets_for_the_session_is_unset_before_the_next() {
+    // A placeholder unknown when the run started: only the full check (chosen because the
+    // text has a SET) can see it. 0002 fails if it is still set.
+    let project = Project::new();
+    let db = cluster().create_db();
+    project.write_migration("0001_tenant", "SET app.tenant = 'acme';\nSELECT 1;\n");
+    project.write_migration(
+        "0002_check",
+        "DO $$BEGIN IF coalesce(current_setting('app.tenant', true), '') <> '' THEN \
+         RAISE EXCEPTION 'app.tenant is still %', current_setting('app.tenant'); END IF; END$$;\n",
+    );
+    let out = project.run(&db, &["run"]);
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("0001_tenant left the session setting app.tenant"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_search_path_pointing_at_another_schema_migrations_cannot_divert_history() {
     let project = Project::new();
     let db = cluster().create_db();

@@ -200,7 +200,9 @@ fn when_another_session_holds_the_lock_the_rows_are_read_again_under_it() {
 
 /// A transactional migration is three messages (issue #12's fresh apply): `BEGIN` with the
 /// timeouts, the transaction's advisory lock and the re-check; the migration's SQL alone; the
-/// tracking row, `COMMIT` and the check of the session's settings.
+/// tracking row, `COMMIT` and the check of the session's settings. The statements that are the
+/// same for every migration are prepared once per run, before the first, and removed after the
+/// last.
 #[test]
 fn a_migration_is_three_round_trips() {
     let db = cluster().create_db();
@@ -208,38 +210,102 @@ fn a_migration_is_three_round_trips() {
     three_migrations(dir.path());
     let out = sentry_in(dir.path(), &db, &["run", "-vv"]);
     out.assert_code(0);
-    let between: String = out
-        .stderr
-        .split("→ 0002_create_b")
-        .nth(1)
-        .and_then(|s| s.split("→ 0003_create_c").next())
-        .expect("the lines of 0002")
-        .to_string();
-    let trips = round_trips(&Outcome {
-        stderr: between,
-        ..out.clone()
-    });
+    let lines_of = |from: &str, to: &str| {
+        let text: String = out
+            .stderr
+            .split(from)
+            .nth(1)
+            .and_then(|s| s.split(to).next())
+            .unwrap_or_else(|| panic!("the lines between {from} and {to}"))
+            .to_string();
+        round_trips(&Outcome {
+            stderr: text,
+            ..out.clone()
+        })
+    };
+    let before = lines_of("creating the tracking table", "→ 0001_create_a");
+    let prepare = before.last().expect("a message before the first migration");
+    for name in [
+        "PREPARE migration_sentry_recheck_1(text)",
+        "PREPARE migration_sentry_row_1(text, int4, text, text)",
+        "PREPARE migration_sentry_settings_1",
+    ] {
+        assert!(prepare.contains(name), "{name} in {prepare}");
+    }
+    let trips = lines_of("→ 0002_create_b", "→ 0003_create_c");
     assert_eq!(trips.len(), 3, "got:\n{}", trips.join("\n"));
     assert!(
         trips[0].contains("BEGIN; SELECT set_config('lock_timeout'"),
         "{}",
         trips[0]
     );
-    assert!(trips[0].contains("pg_advisory_xact_lock("), "{}", trips[0]);
     assert!(
-        trips[0].contains("WHERE version = E'0002_create_b'"),
+        trips[0].contains(", pg_advisory_xact_lock("),
+        "{}",
+        trips[0]
+    );
+    assert!(
+        trips[0].contains("; EXECUTE migration_sentry_recheck_1(E'0002_create_b')"),
         "{}",
         trips[0]
     );
     assert!(trips[1].contains("CREATE TABLE b"), "{}", trips[1]);
+    // Nothing in 0002's text could change the role: no SET LOCAL role before the row.
     assert!(
-        trips[2].contains("SET LOCAL role TO DEFAULT; INSERT INTO"),
+        trips[2].contains("EXECUTE migration_sentry_row_1(E'0002_create_b', "),
         "{}",
         trips[2]
     );
+    assert!(!trips[2].contains("SET LOCAL role"), "{}", trips[2]);
     assert!(
-        trips[2].contains("; COMMIT; SELECT name::text"),
+        trips[2].contains("; COMMIT; EXECUTE migration_sentry_settings_1"),
         "{}",
         trips[2]
+    );
+    let after = lines_of("✓ 0003_create_c", "lock released");
+    assert!(
+        after[0].contains("DEALLOCATE migration_sentry_recheck_1"),
+        "{}",
+        after.join("\n")
+    );
+}
+
+/// A migration that could remove prepared statements (`DEALLOCATE ALL`) gets the literal
+/// statements after its SQL, and the next one new prepared statements.
+#[test]
+fn a_migration_that_deallocates_is_followed_by_a_new_generation() {
+    let db = cluster().create_db();
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    fs::create_dir(&migrations).unwrap();
+    fs::write(
+        migrations.join("0001_create_a.sql"),
+        "CREATE TABLE a (id int);\nDEALLOCATE ALL;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("0002_create_b.sql"),
+        "CREATE TABLE b (id int);\n",
+    )
+    .unwrap();
+    let out = sentry_in(dir.path(), &db, &["run", "-vv"]);
+    out.assert_code(0);
+    let trips = round_trips(&out);
+    let all = trips.join("\n");
+    assert!(all.contains("PREPARE migration_sentry_row_2"), "{all}");
+    assert!(
+        all.contains("EXECUTE migration_sentry_row_2(E'0002_create_b'"),
+        "{all}"
+    );
+    assert!(
+        all.contains("INSERT INTO \"public\".\"schema_migrations\"")
+            && all.contains("E'0001_create_a'"),
+        "{all}"
+    );
+    assert_eq!(
+        db.query_one_string(
+            "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"
+        ),
+        "0001_create_a,0002_create_b"
     );
 }
