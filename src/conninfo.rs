@@ -156,23 +156,38 @@ pub struct LibpqEnv {
     pub pgpassfile: Option<String>,
     pub home: Option<PathBuf>,
     pub os_user: Option<String>,
+    /// Ask the system for the account (`getpwuid`) when the user name or the home directory is
+    /// needed and not known otherwise. Only then: the lookup reads nsswitch.conf and
+    /// /etc/passwd, which a run whose URL names the user and whose `HOME` is set never needs.
+    pub look_up_account: bool,
 }
 
 impl LibpqEnv {
-    /// This process's environment and user.
+    /// This process's environment; its account is looked up only if needed.
     pub fn from_process() -> LibpqEnv {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let account = os_account();
         LibpqEnv {
             pguser: var("PGUSER"),
             pgpassword: var("PGPASSWORD"),
             pgpassfile: var("PGPASSFILE"),
-            // libpq prefers $HOME, then the account's home directory.
-            home: var("HOME")
-                .map(PathBuf::from)
-                .or_else(|| account.as_ref().map(|a| a.1.clone())),
-            os_user: account.map(|a| a.0),
+            home: var("HOME").map(PathBuf::from),
+            os_user: None,
+            look_up_account: true,
         }
+    }
+
+    /// The operating system user's name.
+    fn os_user(&self) -> Option<String> {
+        self.os_user
+            .clone()
+            .or_else(|| self.look_up_account.then(os_account).flatten().map(|a| a.0))
+    }
+
+    /// The home directory: libpq prefers `$HOME`, then the account's.
+    fn home(&self) -> Option<PathBuf> {
+        self.home
+            .clone()
+            .or_else(|| self.look_up_account.then(os_account).flatten().map(|a| a.1))
     }
 }
 
@@ -586,9 +601,12 @@ fn finish(
     }
     let (user, user_source) = match f.user.filter(|u| !u.is_empty()) {
         Some(u) => (u, UserSource::ConnString),
-        None => match (&env.pguser, &env.os_user) {
+        None => match (
+            &env.pguser,
+            env.pguser.is_none().then(|| env.os_user()).flatten(),
+        ) {
             (Some(u), _) => (u.clone(), UserSource::PgUser),
-            (None, Some(u)) => (u.clone(), UserSource::OsUser),
+            (None, Some(u)) => (u, UserSource::OsUser),
             (None, None) => {
                 problems.push(
                     "DATABASE_URL has no user name, PGUSER is not set, and the operating \
@@ -697,7 +715,7 @@ fn password_from_env(
     let Some(path) = passfile::location(
         passfile_param,
         env.pgpassfile.as_deref(),
-        env.home.as_deref(),
+        env.home().as_deref(),
     ) else {
         return (
             None,

@@ -161,7 +161,8 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
 
     // Reading and hashing the files is most of discovery's time with a long history (10,000
     // files: mostly the kernel's opens and reads), and it parallelises.
-    let read = par_map(&to_read, |(path, _, _)| {
+    // Reading a small file costs a few microseconds: threads pay off from a few hundred.
+    let read = par_map(&to_read, 256, |(path, _, _)| {
         read_normalized(path).map(|sql| {
             let mut found = Vec::new();
             let directives = directives(&sql, path, &mut found);
@@ -260,10 +261,15 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
 /// number, prefix width and name.
 type ToRead = (PathBuf, String, Option<(u64, usize, String)>);
 
-/// `f` over `items`, results in order, on up to four threads when there are many items.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `f` over `items`, results in order, on up to four threads when there are at least
+/// `min_items` (below that, starting threads costs more than it saves).
+pub(crate) fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    min_items: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if threads < 2 || items.len() < 256 {
+    if threads < 2 || items.len() < min_items.max(2) {
         return items.iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);

@@ -68,12 +68,13 @@ pub fn gate(
     // Every migration is linted first; then the tables their blocking findings touch are
     // weighed in one round trip (a fresh apply of 200 migrations that each create an index
     // made 400 before: a prepare and an execute per table), then each finding is judged.
-    let mut linted = Vec::with_capacity(pending.len());
-    for m in pending {
+    let linted = crate::migrations::par_map(pending, super::PARALLEL_FROM, |m| {
         let source = m.source()?;
         let found = lint_sql(&m.path, &source.sql, !m.no_transaction, &settings);
-        linted.push((m, apply_allow(&m.version, &m.allow, found)));
-    }
+        Ok((*m, apply_allow(&m.version, &m.allow, found)))
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     let mut weigh: Vec<String> = linted
         .iter()
         .flat_map(|(_, found)| found)

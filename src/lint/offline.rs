@@ -18,13 +18,11 @@ pub struct Outcome {
 
 /// Lints `files`, or only those `only` names (by file name, `0003_x.sql`, or path).
 pub fn lint(files: &[Migration], only: Option<&[String]>) -> Result<Outcome> {
-    let mut outcome = Outcome::default();
-    for m in files {
-        if let Some(only) = only
-            && !only.iter().any(|o| names(m, o))
-        {
-            continue;
-        }
+    let chosen: Vec<&Migration> = files
+        .iter()
+        .filter(|m| only.is_none_or(|only| only.iter().any(|o| names(m, o))))
+        .collect();
+    let found = crate::migrations::par_map(&chosen, super::PARALLEL_FROM, |m| {
         let source = m.source()?;
         let found = lint_sql(
             &m.path,
@@ -32,9 +30,11 @@ pub fn lint(files: &[Migration], only: Option<&[String]>) -> Result<Outcome> {
             !m.no_transaction,
             &Settings::default(),
         );
-        outcome
-            .findings
-            .extend(apply_allow(&m.version, &m.allow, found));
+        Ok(apply_allow(&m.version, &m.allow, found))
+    });
+    let mut outcome = Outcome::default();
+    for found in found {
+        outcome.findings.extend(found?);
         outcome.linted += 1;
     }
     Ok(outcome)
