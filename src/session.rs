@@ -47,12 +47,12 @@ impl Baseline {
     pub fn take(client: &mut impl GenericClient) -> Result<Baseline> {
         let rows = client
             .traced(
-                &format!(
-                    "SELECT name::text, current_setting(name), source = 'session', \
-                            context IN ('user', 'superuser') FROM pg_settings \
-                     UNION ALL SELECT n, current_setting(n), false, true \
-                     FROM unnest(ARRAY['role', 'session_authorization']) AS n"
-                ),
+                // The last column: a session can change it (`SET`), so the cheap check
+                // watches it.
+                "SELECT name::text, current_setting(name), source = 'session', \
+                        context IN ('user', 'superuser') FROM pg_settings \
+                 UNION ALL SELECT n, current_setting(n), false, true \
+                 FROM unnest(ARRAY['role', 'session_authorization']) AS n",
                 &[],
             )
             .map_err(|e| Error::db("reading the session settings", &e))?;
