@@ -352,6 +352,14 @@ impl CommandSpec {
 /// the values are then read with [`Cli`], whose shared options are global (SPEC §2: before or
 /// after the command).
 pub fn command() -> clap::Command {
+    command_for(|_| true)
+}
+
+/// [`command`] with only the subcommands `full` names given their own options and exit codes:
+/// the others keep their name and description, enough to route and to list them. Building and
+/// validating every subcommand's copy of the shared options is most of what parsing costs at
+/// start-up, and a run only ever uses the one it names.
+fn command_for(full: impl Fn(&str) -> bool) -> clap::Command {
     let cmd = Cli::command();
     let shared: Vec<clap::Arg> = cmd
         .get_arguments()
@@ -359,6 +367,9 @@ pub fn command() -> clap::Command {
         .map(|a| a.clone().global(false))
         .collect();
     cmd.mut_args(|a| a.global(false)).mut_subcommands(|sub| {
+        if !full(sub.get_name()) {
+            return sub;
+        }
         // A command without a row (a unit test makes that a failure) takes every option.
         let spec = CommandSpec::of(sub.get_name());
         let own = shared
@@ -381,7 +392,16 @@ pub fn command() -> clap::Command {
 /// ([`normalize_args`]). `help [COMMAND]` is answered exactly as `[COMMAND] --help`. Help and
 /// version come back as clap's display "errors".
 pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-    let mut strict = command();
+    // Every subcommand an argument names gets its options (an option's value that happens to be
+    // a command's name only costs that command's options). With none named, all get theirs, so
+    // that a mistyped command still meets every option in clap's error.
+    let named: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| COMMANDS.iter().any(|c| c.name == a))
+        .collect();
+    let mut strict = command_for(|name| named.is_empty() || named.iter().any(|n| n == name));
     let checked = strict.try_get_matches_from_mut(args.clone());
     if let Err(e) = checked {
         return Err(explain_foreign_option(&strict, &args, e));
