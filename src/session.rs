@@ -11,9 +11,14 @@
 //! #12). So the check after a migration comes in two sizes: the full one (every setting the
 //! session set, custom placeholders included) when the migration's text could change a setting
 //! itself ([`may_set`]), and otherwise a cheap one that compares the current value of every
-//! setting a session can change — everything pg_settings lists as `user` or `superuser`, plus
-//! `role` and `session_authorization` — with the value the run started with, which is what a
-//! function the migration merely calls could have changed.
+//! setting a session can change and that changes what later SQL means or how safely it runs —
+//! the `user` and `superuser` settings of pg_settings except the planner's, logging's and
+//! statistics' and the memory, vacuum-delay and I/O-concurrency knobs (86 of 183 on
+//! PostgreSQL 15), plus `role` and `session_authorization` — with the value the run started
+//! with, which is what a function the migration merely calls could have changed. Each watched
+//! setting costs about 1 µs of server time per migration, hence not all of them. (Under a
+//! non-English `lc_messages` the category names come translated, and then every setting a
+//! session can change is watched.)
 
 use std::collections::HashMap;
 
@@ -47,10 +52,16 @@ impl Baseline {
     pub fn take(client: &mut impl GenericClient) -> Result<Baseline> {
         let rows = client
             .traced(
-                // The last column: a session can change it (`SET`), so the cheap check
-                // watches it.
+                // The last column: the cheap check watches it (see the module's comment).
                 "SELECT name::text, current_setting(name), source = 'session', \
-                        context IN ('user', 'superuser') FROM pg_settings \
+                        context IN ('user', 'superuser') \
+                        AND category NOT LIKE 'Query Tuning%' \
+                        AND category NOT LIKE 'Reporting and Logging%' \
+                        AND category NOT LIKE 'Statistics%' \
+                        AND category NOT IN ('Resource Usage / Memory', \
+                                             'Resource Usage / Cost-Based Vacuum Delay', \
+                                             'Resource Usage / Asynchronous Behavior') \
+                 FROM pg_settings \
                  UNION ALL SELECT n, current_setting(n), false, true \
                  FROM unnest(ARRAY['role', 'session_authorization']) AS n",
                 &[],

@@ -326,13 +326,13 @@ fn a_setting_changed_by_a_function_the_migration_only_calls_is_restored_too() {
         "0001_helper",
         "CREATE FUNCTION quiet() RETURNS void LANGUAGE plpgsql AS \
          $$BEGIN PERFORM pg_catalog.set_config('search_path', 'pg_catalog', false); \
-         PERFORM pg_catalog.set_config('work_mem', '1234kB', false); END$$;\n",
+         PERFORM pg_catalog.set_config('DateStyle', 'SQL, DMY', false); END$$;\n",
     );
     project.write_migration("0002_calls_it", "SELECT quiet();\n");
     project.write_migration("0003_plans", "CREATE TABLE plans (id int);\n");
     let out = project.run(&db, &["run"]);
     out.assert_code(0);
-    for setting in ["search_path", "work_mem"] {
+    for setting in ["search_path", "DateStyle"] {
         assert!(
             out.stderr.lines().any(|l| l.contains("WARNING:")
                 && l.contains(&format!("0002_calls_it left the session setting {setting}"))),
