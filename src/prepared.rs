@@ -48,10 +48,7 @@ impl<'b> Prepared<'b> {
         self.last = generation;
         let [recheck, row, settings] = names(generation);
         let sql = [
-            format!(
-                "PREPARE {recheck}(text) AS SELECT 1 FROM {} WHERE version = $1",
-                table.sql
-            ),
+            format!("PREPARE {recheck}(text) AS {}", recheck_sql(table, "$1")),
             format!(
                 "PREPARE {row}(text, int4, text, text) AS {}",
                 tracking::insert_prepared(table)
@@ -83,11 +80,7 @@ impl<'b> Prepared<'b> {
     pub fn recheck(&self, table: &Table, version: &str) -> String {
         match self.generation {
             Some(g) => format!("EXECUTE {}({})", names(g)[0], crate::db::literal(version)),
-            None => format!(
-                "SELECT 1 FROM {} WHERE version = {}",
-                table.sql,
-                crate::db::literal(version)
-            ),
+            None => recheck_sql(table, &crate::db::literal(version)),
         }
     }
 
@@ -140,6 +133,11 @@ impl<'b> Prepared<'b> {
             }
         }
     }
+}
+
+/// The re-check's query, `version` a parameter (`$1`) or a literal.
+fn recheck_sql(table: &Table, version: &str) -> String {
+    format!("SELECT 1 FROM {} WHERE version = {version}", table.sql)
 }
 
 /// The prepared statements' names in `generation`: re-check, row, settings.

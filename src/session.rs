@@ -190,7 +190,7 @@ impl Baseline {
         changed.dedup();
         let mut restored = Vec::new();
         for (name, now, before) in changed {
-            if self.values.contains_key(&name) {
+            let (before, how) = if self.values.contains_key(&name) {
                 client
                     .traced(
                         "SELECT set_config($1, $2, false)",
@@ -200,6 +200,7 @@ impl Baseline {
                         ],
                     )
                     .map_err(|e| Error::db(format!("restoring the setting {name}"), &e))?;
+                (before, "restored")
             } else {
                 // A custom setting the session did not have when the run started, as far as
                 // pg_settings tells (it never lists one): RESET puts back the value the session
@@ -215,17 +216,11 @@ impl Baseline {
                 if start == now {
                     continue;
                 }
-                warn!(
-                    "{version} left the session setting {name} = {now:?} behind (the run started \
-                     with {start:?}): reset, so that the next migration starts as this one did. \
-                     Use SET LOCAL (or set_config(…, true)) for a setting meant for one migration"
-                );
-                restored.push(name);
-                continue;
-            }
+                (start.to_string(), "reset")
+            };
             warn!(
                 "{version} left the session setting {name} = {now:?} behind (the run started \
-                 with {before:?}): restored, so that the next migration starts as this one did. \
+                 with {before:?}): {how}, so that the next migration starts as this one did. \
                  Use SET LOCAL (or set_config(…, true)) for a setting meant for one migration"
             );
             restored.push(name);
