@@ -235,11 +235,15 @@ fn blockers(client: &mut Client, attempt_started: Instant) -> String {
 
 /// One attempt at a transactional migration: its SQL and its tracking row in one transaction.
 ///
-/// Three messages, the deploy's hot path (issue #12): (1) `BEGIN`, the timeouts, the
-/// transaction's advisory lock and the re-check ([`begin_sql`]); (2) the migration's SQL, alone,
-/// so that its errors and positions are its own; (3) the tracking row, `COMMIT` and the check
-/// of what the migration left in the session. The statements of (1) and (3) that are the same
-/// for every migration are prepared once per run ([`Prepared`]).
+/// Two messages, the deploy's hot path (issue #12): (1) `BEGIN`, the timeouts, the
+/// transaction's advisory lock and the re-check ([`begin_sql`]), whose answer decides whether
+/// the migration is sent at all; (2) the migration's SQL, first in its message, so that the
+/// server's positions in it are its own, followed by the tracking row, `COMMIT` and the check
+/// of what the migration left in the session ([`finish`]). The statements of (1) and (2) that
+/// are the same for every migration are prepared once per run ([`Prepared`]). A migration
+/// whose text could change a setting or remove the prepared statements, or that the lexer
+/// cannot prove ends at the top level ([`Prepared::may_follow`]), is sent alone and finished
+/// by a third message.
 fn apply_in_transaction(
     client: &mut Client,
     table: &Table,
@@ -270,48 +274,59 @@ fn apply_in_transaction(
         });
     }
     debug!("SQL of {} ({}):\n{}", m.version, m.path.display(), m.sql);
-    let outcome = {
+    let together = prepared.may_follow(&m.sql);
+    let sent = {
         let _long = crate::interrupt::long_under_lock_timeout(
             &format!("applying {}", m.version),
             s.lock_timeout,
         )?;
-        tx.client.batch_execute(&m.sql)
-    };
-    match outcome {
-        Ok(()) => {
+        if together {
             // The tracking row is written in the migration's own transaction and committed in
             // the same message: both commit or neither does, so a crash or kill at any point
             // can never leave a schema change without its row, or a row without its change.
+            // An error anywhere ends the message there, before the COMMIT.
+            let row = m.row(Duration::ZERO, None);
+            let mut statements = vec![format!("{}\n", m.sql)];
+            statements.extend(finish(
+                table,
+                m,
+                prepared,
+                &row,
+                tracking::SERVER_ELAPSED_MS,
+            ));
+            crate::db::batch(tx.client, &statements).map(Some)
+        } else {
+            tx.client.batch_execute(&m.sql).map(|()| None)
+        }
+    };
+    match sent {
+        Ok(results) => {
             let elapsed = started.elapsed();
-            let row = m.row(elapsed, None);
-            let mut statements = Vec::with_capacity(4);
-            if crate::session::may_set(&m.sql) {
-                // Only a migration that could have changed the role needs it reset for the
-                // row (one that changed it through a function it calls, with no SET in its
-                // text, at worst makes the row's INSERT fail, and the whole is rolled back).
-                statements.push(ROLE_FOR_THE_ROW.to_string());
-            }
-            statements.push(prepared.row(table, &row, &m.sql));
-            statements.push("COMMIT".to_string());
-            statements.push(prepared.check(&m.sql));
-            crate::interrupt::tick(&format!("committing {}", m.version));
-            let mut results = crate::db::batch(tx.client, &statements)
-                .map_err(|e| match e.as_db_error() {
-                    Some(db) if db.code().code() == tracking::GUARD_FAILED => {
-                        tracking::table_changed(table, &row)
-                    }
-                    _ => Error::db(
-                        format!(
-                            "recording {} in {} and committing it",
-                            m.version, table.qualified
-                        ),
-                        &e,
-                    ),
-                })?
-                .into_iter();
-            tx.committed();
-            // The last result: the session's settings.
-            let settings = results.next_back().unwrap_or_default();
+            let settings = match results {
+                Some(results) => {
+                    // Never expected: the transaction is then rolled back (on drop).
+                    let settings = finished(results).ok_or_else(|| {
+                        Error::Internal(format!(
+                            "applying {}: the server's answer did not end with its tracking \
+                             row, COMMIT and the settings check; rolled back",
+                            m.version
+                        ))
+                    })?;
+                    tx.committed();
+                    settings
+                }
+                None => {
+                    let row = m.row(elapsed, None);
+                    let time = row.execution_time_ms.to_string();
+                    let statements = finish(table, m, prepared, &row, &time);
+                    crate::interrupt::tick(&format!("committing {}", m.version));
+                    let results = crate::db::batch(tx.client, &statements)
+                        .map_err(|e| finish_error(table, m, &row, &e))?;
+                    tx.committed();
+                    // The last result: the session's settings.
+                    results.into_iter().next_back().unwrap_or_default()
+                }
+            };
             prepared
                 .baseline
                 .restore_from(tx.client, settings, &m.version, &[])?;
@@ -323,9 +338,33 @@ fn apply_in_transaction(
             })
         }
         Err(err) => {
-            // Dropping the transaction would roll back too; say it explicitly.
+            // Dropping the transaction would roll back too; say it explicitly. (When the
+            // message carried the COMMIT and the error came after it, there is nothing left
+            // to roll back: the server only warns.)
             tx.rollback();
             drop(tx);
+            statement_error(&err, &m.version, "applying")?;
+            let mut err = err;
+            if together {
+                let row = m.row(started.elapsed(), None);
+                if tracking::guard_failed(&err) {
+                    return Err(tracking::table_changed(table, &row));
+                }
+                // Only the settings check runs after the COMMIT: if the row is there, that is
+                // what failed, and the migration is applied.
+                if is_recorded(client, table, prepared, &m.version)? {
+                    return Err(Error::db(
+                        format!(
+                            "checking the session settings after {} committed (it is applied)",
+                            m.version
+                        ),
+                        &err,
+                    ));
+                }
+                if let Some(own) = beyond_the_file(client, m, s, &err) {
+                    err = own;
+                }
+            }
             let db = statement_error(&err, &m.version, "applying")?;
             if s.stamp_recovery && ALREADY_EXISTS.contains(&db.code().code()) {
                 warn!(
@@ -345,6 +384,95 @@ fn apply_in_transaction(
             Err(failure(client, &m.script(), s, &err))
         }
     }
+}
+
+/// The statements that finish a migration after its SQL: the tracking row (as the sentry's own
+/// role, when the migration could have changed it), `COMMIT`, and the check of the session's
+/// settings. `time`: the row's execution time, a number or an SQL expression.
+fn finish(
+    table: &Table,
+    m: &Loaded<'_>,
+    prepared: &Prepared<'_>,
+    row: &NewRow<'_>,
+    time: &str,
+) -> Vec<String> {
+    let mut statements = Vec::with_capacity(4);
+    if crate::session::may_set(&m.sql) {
+        // Only a migration that could have changed the role needs it reset for the row (one
+        // that changed it through a function it calls, with no SET in its text, at worst makes
+        // the row's INSERT fail, and the whole is rolled back).
+        statements.push(ROLE_FOR_THE_ROW.to_string());
+    }
+    statements.push(prepared.row(table, row, &m.sql, time));
+    statements.push("COMMIT".to_string());
+    statements.push(prepared.check(&m.sql));
+    statements
+}
+
+/// The settings check's rows, from the results of a message that carried a migration's SQL
+/// and then [`finish`]'s statements (no role reset: see [`Prepared::may_follow`]), if they end
+/// as they must: the row written (one row, named [`tracking::RECORDED`]), the `COMMIT`, the
+/// check.
+fn finished(
+    mut results: Vec<Vec<postgres::SimpleQueryRow>>,
+) -> Option<Vec<postgres::SimpleQueryRow>> {
+    let settings = results.pop()?;
+    let commit = results.pop()?;
+    let row = results.pop()?;
+    let recorded = row.len() == 1
+        && row[0]
+            .columns()
+            .first()
+            .is_some_and(|c| c.name() == tracking::RECORDED);
+    (recorded && commit.is_empty()).then_some(settings)
+}
+
+/// The error of the message that finishes a migration sent alone.
+fn finish_error(table: &Table, m: &Loaded<'_>, row: &NewRow<'_>, e: &postgres::Error) -> Error {
+    if tracking::guard_failed(e) {
+        return tracking::table_changed(table, row);
+    }
+    Error::db(
+        format!(
+            "recording {} in {} and committing it",
+            m.version, table.qualified
+        ),
+        e,
+    )
+}
+
+/// Whether `version` is recorded now (after a failed message: did its COMMIT run?).
+fn is_recorded(
+    client: &mut Client,
+    table: &Table,
+    prepared: &Prepared<'_>,
+    version: &str,
+) -> Result<bool> {
+    let results = crate::db::batch(client, &[prepared.recheck(table, version)])
+        .map_err(|e| Error::db(format!("checking whether {version} was recorded"), &e))?;
+    Ok(results.last().is_some_and(|rows| !rows.is_empty()))
+}
+
+/// The migration's own error when the server placed `err` after the end of its text, in the
+/// statements that followed it in the message: a migration that ends in the middle of a
+/// statement (an unclosed parenthesis) makes the server read on into them. Such a message
+/// fails as it is parsed, before any of it runs; the migration alone is parsed again, in a
+/// transaction that is rolled back, for the error that names its own end.
+fn beyond_the_file(
+    client: &mut Client,
+    m: &Loaded<'_>,
+    s: &Settings,
+    err: &postgres::Error,
+) -> Option<postgres::Error> {
+    match err_position(err)? {
+        ErrorPosition::Original(p) if *p as usize > m.sql.chars().count() => {}
+        _ => return None,
+    }
+    let mut tx = client.transaction().ok()?;
+    set_timeouts(&mut tx, s, Some(false)).ok()?;
+    let own = tx.batch_execute(&m.sql).err();
+    let _ = tx.rollback();
+    own.filter(|e| e.as_db_error().is_some())
 }
 
 /// The first message of a transactional migration: `BEGIN`, the timeouts ([`timeouts_sql`])

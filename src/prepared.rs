@@ -84,20 +84,40 @@ impl<'b> Prepared<'b> {
         }
     }
 
-    /// The tracking row's INSERT (failing with [`tracking::GUARD_FAILED`] if the table's
-    /// columns changed), run after `sql`, the migration's own SQL, in its transaction.
-    pub fn row(&self, table: &Table, row: &NewRow<'_>, sql: &str) -> String {
+    /// The tracking row's INSERT (failing as [`tracking::guard_failed`] recognises if the
+    /// table's columns changed), run after `sql`, the migration's own SQL, in its transaction;
+    /// `time` is its execution time, a number or [`tracking::SERVER_ELAPSED_MS`].
+    pub fn row(&self, table: &Table, row: &NewRow<'_>, sql: &str, time: &str) -> String {
         match self.generation {
             Some(g) if !row.stamped && row.note.is_none() && !may_deallocate(sql) => format!(
-                "EXECUTE {}({}, {}, {}, {})",
+                "EXECUTE {}({}, {time}, {}, {})",
                 names(g)[1],
                 crate::db::literal(row.version),
-                row.execution_time_ms,
                 crate::db::literal(row.checksum),
                 crate::db::literal_or_null(row.rollback_sql)
             ),
-            _ => tracking::insert_literal(table, row),
+            _ => tracking::insert_literal_timed(table, row, time),
         }
+    }
+
+    /// Whether the message that carries a migration's SQL, `sql`, may carry its row, `COMMIT`
+    /// and the settings check too (see `apply`): only if they are sure to be read as
+    /// statements of their own. The whole message is parsed before any of it runs, under the
+    /// session's settings at that moment, so what matters is that `sql` ends outside any
+    /// string, quoted identifier or comment by the sentry's lexer, and that the lexer reads
+    /// strings as the server does (`standard_conforming_strings` on, which a migration that
+    /// cannot `SET` anything cannot have changed before the next). A migration that could set
+    /// something or remove the prepared statements keeps the separate message, whose
+    /// statements depend on what it did. So does one that could return rows: the results of
+    /// such a message are kept until it ends, and a `SELECT` of a large table would be held in
+    /// memory whole (a migration sent alone has its rows read and dropped).
+    pub fn may_follow(&self, sql: &str) -> bool {
+        self.baseline.standard_strings()
+            && !session::may_set(sql)
+            && !may_deallocate(sql)
+            && crate::sql_split::split(sql).is_ok_and(|statements| {
+                !statements.is_empty() && statements.iter().all(|st| returns_no_rows(st.sql))
+            })
     }
 
     /// The check of the session's settings after `sql` committed: the cheap one, prepared,
@@ -145,6 +165,20 @@ fn names(generation: u32) -> [String; 3] {
     ["recheck", "row", "settings"].map(|what| format!("migration_sentry_{what}_{generation}"))
 }
 
+/// Whether the statement `sql` (as the lexer splits it: from its first token) surely returns
+/// no rows: it starts with a word other than those of a query, and says `RETURNING` nowhere.
+fn returns_no_rows(sql: &str) -> bool {
+    const QUERIES: [&str; 10] = [
+        "select", "with", "values", "table", "show", "explain", "fetch", "execute", "call", "copy",
+    ];
+    let lower = sql.to_ascii_lowercase();
+    let first = lower
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default();
+    !first.is_empty() && !QUERIES.contains(&first) && !lower.contains("returning")
+}
+
 /// Whether `sql` could remove prepared statements: it says `DEALLOCATE` or `DISCARD` anywhere
 /// (strings and comments included, for dynamic SQL; a false "yes" only costs the literal
 /// statements and one round trip).
@@ -168,6 +202,21 @@ mod tests {
             ]
         );
         assert_ne!(names(1), names(2));
+    }
+
+    #[test]
+    fn only_statements_that_return_no_rows_share_the_message_of_the_row() {
+        assert!(returns_no_rows("CREATE TABLE a (id int)"));
+        assert!(returns_no_rows("INSERT INTO a VALUES (1)"));
+        assert!(returns_no_rows("DO $$BEGIN PERFORM 1; END$$"));
+        assert!(!returns_no_rows("SELECT * FROM a"));
+        assert!(!returns_no_rows("select pg_sleep(1)"));
+        assert!(!returns_no_rows(
+            "WITH x AS (SELECT 1) INSERT INTO a SELECT * FROM x"
+        ));
+        assert!(!returns_no_rows("INSERT INTO a VALUES (1) RETURNING id"));
+        assert!(!returns_no_rows("(SELECT 1)"));
+        assert!(!returns_no_rows("TABLE a"));
     }
 
     #[test]

@@ -118,6 +118,14 @@ impl Baseline {
         )
     }
 
+    /// Whether the run started with `standard_conforming_strings` on: `'…'` strings then
+    /// treat a backslash as an ordinary character, as the sentry's lexer does.
+    pub fn standard_strings(&self) -> bool {
+        self.values
+            .get("standard_conforming_strings")
+            .is_some_and(|v| v == "on")
+    }
+
     /// The cheap check's query (see `crate::prepared`, which prepares it).
     pub fn watch_sql(&self) -> &str {
         &self.watch_sql

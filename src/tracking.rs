@@ -568,14 +568,20 @@ pub fn insert(client: &mut impl GenericClient, table: &Table, row: &NewRow<'_>) 
 /// [`insert`]'s statement with its values as literals, for a simple-protocol message that
 /// carries the `COMMIT` after it (see `apply`). Its guard cannot just write nothing, since the
 /// COMMIT would then keep the migration without its row: it fails the statement instead, with
-/// SQLSTATE 22012 ([`GUARD_FAILED`]), and the rest of the message is never run.
+/// an error [`guard_failed`] recognises, and the rest of the message is never run.
 pub fn insert_literal(table: &Table, row: &NewRow<'_>) -> String {
+    insert_literal_timed(table, row, &row.execution_time_ms.to_string())
+}
+
+/// [`insert_literal`] with `time`, an SQL expression, as the execution time
+/// ([`SERVER_ELAPSED_MS`]).
+pub fn insert_literal_timed(table: &Table, row: &NewRow<'_>, time: &str) -> String {
     let lit = crate::db::literal;
     insert_sql(
         table,
         [
             &lit(row.version),
-            &row.execution_time_ms.to_string(),
+            time,
             &lit(row.checksum),
             &crate::db::literal_or_null(row.rollback_sql),
             if row.stamped { "true" } else { "false" },
@@ -607,8 +613,26 @@ pub fn insert_prepared(table: &Table) -> String {
     )
 }
 
-/// The SQLSTATE (division_by_zero) with which [`insert_literal`]'s guard fails.
-pub const GUARD_FAILED: &str = "22012";
+/// The text [`insert_literal`]'s failed guard casts to an integer: its error (SQLSTATE 22P02,
+/// invalid_text_representation) quotes it, in any `lc_messages`, so that it cannot be taken
+/// for an error of the migration's own SQL sent in the same message.
+const GUARD_MARKER: &str = "migration-sentry: the tracking table's columns changed";
+
+/// Whether `err` is the failure of [`insert_literal`]'s guard.
+pub fn guard_failed(err: &postgres::Error) -> bool {
+    err.as_db_error()
+        .is_some_and(|db| db.code().code() == "22P02" && db.message().contains(GUARD_MARKER))
+}
+
+/// The name of the one column a written tracking row's INSERT returns: how the results of a
+/// message that carries it are told apart from the migration's own (see `apply`).
+pub const RECORDED: &str = "migration_sentry_recorded";
+
+/// The execution time the server measures for a migration whose SQL travels in the message
+/// that also carries its row: from the message's arrival (`statement_timestamp()`, the same for
+/// every statement of one simple-protocol message) to the row's INSERT, in milliseconds.
+pub const SERVER_ELAPSED_MS: &str =
+    "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int4";
 
 /// The INSERT of a tracking row, guarded by the table's columns, with `v` as its eight values
 /// (placeholders or literals): version, execution time, checksum, rollback SQL, stamped, note,
@@ -622,15 +646,21 @@ fn insert_sql(table: &Table, v: [&str; 8], raise: bool) -> String {
         columns_sql(v[7]),
         v[6]
     );
+    // The failing arm casts a subquery's text, so that it is evaluated only when the guard
+    // fails, never folded at planning, and its error names the sentry (see [`guard_failed`]).
     let guard = if raise {
-        format!("1 / (CASE WHEN {guard} THEN 1 ELSE 0 END) = 1")
+        format!(
+            "(CASE WHEN {guard} THEN 1 ELSE (SELECT {})::int4 END) = 1",
+            crate::db::literal(GUARD_MARKER)
+        )
     } else {
         guard
     };
     // `table.sql` is the validated, quoted identifier.
     format!(
         "INSERT INTO {} (version, execution_time_ms, checksum, rollback_sql, stamped, note) \
-         SELECT {}, {}::int4, {}, {}::text, {}, {}::text WHERE {guard} RETURNING 1",
+         SELECT {}, {}::int4, {}, {}::text, {}, {}::text WHERE {guard} \
+         RETURNING 1 AS {RECORDED}",
         table.sql, v[0], v[1], v[2], v[3], v[4], v[5],
     )
 }

@@ -198,28 +198,30 @@ fn when_another_session_holds_the_lock_the_rows_are_read_again_under_it() {
     );
 }
 
-/// A transactional migration is three messages (issue #12's fresh apply): `BEGIN` with the
-/// timeouts, the transaction's advisory lock and the re-check; the migration's SQL alone; the
-/// tracking row, `COMMIT` and the check of the session's settings. The statements that are the
-/// same for every migration are prepared once per run, before the first, and removed after the
-/// last.
+/// A transactional migration is two messages (issue #12's fresh apply): `BEGIN` with the
+/// timeouts, the transaction's advisory lock and the re-check; then the migration's SQL,
+/// first in its message, followed on a line of their own by the tracking row (its execution
+/// time measured by the server), `COMMIT` and the check of the session's settings. The
+/// statements that are the same for every migration are prepared once per run, before the
+/// first, and removed after the last.
 #[test]
-fn a_migration_is_three_round_trips() {
+fn a_migration_is_two_round_trips() {
     let db = cluster().create_db();
     let dir = tempfile::tempdir().unwrap();
     three_migrations(dir.path());
     let out = sentry_in(dir.path(), &db, &["run", "-vv"]);
     out.assert_code(0);
-    let lines_of = |from: &str, to: &str| {
-        let text: String = out
-            .stderr
+    let between = |from: &str, to: &str| -> String {
+        out.stderr
             .split(from)
             .nth(1)
             .and_then(|s| s.split(to).next())
             .unwrap_or_else(|| panic!("the lines between {from} and {to}"))
-            .to_string();
+            .to_string()
+    };
+    let lines_of = |from: &str, to: &str| {
         round_trips(&Outcome {
-            stderr: text,
+            stderr: between(from, to),
             ..out.clone()
         })
     };
@@ -233,7 +235,7 @@ fn a_migration_is_three_round_trips() {
         assert!(prepare.contains(name), "{name} in {prepare}");
     }
     let trips = lines_of("→ 0002_create_b", "→ 0003_create_c");
-    assert_eq!(trips.len(), 3, "got:\n{}", trips.join("\n"));
+    assert_eq!(trips.len(), 2, "got:\n{}", trips.join("\n"));
     assert!(
         trips[0].contains("BEGIN; SELECT set_config('lock_timeout'"),
         "{}",
@@ -249,24 +251,162 @@ fn a_migration_is_three_round_trips() {
         "{}",
         trips[0]
     );
-    assert!(trips[1].contains("CREATE TABLE b"), "{}", trips[1]);
-    // Nothing in 0002's text could change the role: no SET LOCAL role before the row.
     assert!(
-        trips[2].contains("EXECUTE migration_sentry_row_1(E'0002_create_b', "),
+        trips[1].contains("executing simple query: CREATE TABLE b"),
         "{}",
-        trips[2]
+        trips[1]
     );
-    assert!(!trips[2].contains("SET LOCAL role"), "{}", trips[2]);
+    // The rest of the second message, after the migration's text: nothing in 0002's text
+    // could change the role, so no SET LOCAL role before the row.
+    let second = between("executing simple query: CREATE TABLE b", "✓ 0002_create_b");
     assert!(
-        trips[2].contains("; COMMIT; EXECUTE migration_sentry_settings_1"),
-        "{}",
-        trips[2]
+        second.contains(
+            "(id int PRIMARY KEY);\n\n  ; EXECUTE migration_sentry_row_1(E'0002_create_b', \
+             (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int4, "
+        ),
+        "{second}"
+    );
+    assert!(!second.contains("SET LOCAL role"), "{second}");
+    assert!(
+        second.contains("; COMMIT; EXECUTE migration_sentry_settings_1"),
+        "{second}"
     );
     let after = lines_of("✓ 0003_create_c", "lock released");
     assert!(
         after[0].contains("DEALLOCATE migration_sentry_recheck_1"),
         "{}",
         after.join("\n")
+    );
+}
+
+/// A migration whose text could change a setting is sent alone, and its row, `COMMIT` and the
+/// full check of the settings follow in a third message (which statements they are depends on
+/// what it did). The row then carries the time the sentry measured. So is one that could
+/// return rows (they would be held in memory until the message's end).
+#[test]
+fn a_migration_that_sets_something_or_returns_rows_is_finished_by_a_third_message() {
+    let db = cluster().create_db();
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    fs::create_dir(&migrations).unwrap();
+    fs::write(
+        migrations.join("0001_create_a.sql"),
+        "SET LOCAL search_path = public;\nCREATE TABLE a (id int);\n",
+    )
+    .unwrap();
+    fs::write(
+        migrations.join("0002_count.sql"),
+        "SELECT count(*) FROM a;\n",
+    )
+    .unwrap();
+    let out = sentry_in(dir.path(), &db, &["run", "-vv"]);
+    out.assert_code(0);
+    let section = out
+        .stderr
+        .split("→ 0001_create_a")
+        .nth(1)
+        .and_then(|s| s.split("✓ 0001_create_a").next())
+        .expect("0001's lines")
+        .to_string();
+    let trips = round_trips(&Outcome {
+        stderr: section,
+        ..out.clone()
+    });
+    assert_eq!(trips.len(), 3, "got:\n{}", trips.join("\n"));
+    assert!(trips[1].contains("SET LOCAL search_path"), "{}", trips[1]);
+    assert!(
+        trips[2].contains(
+            "SET LOCAL role TO DEFAULT; EXECUTE migration_sentry_row_1(E'0001_create_a', "
+        ),
+        "{}",
+        trips[2]
+    );
+    assert!(!trips[2].contains("statement_timestamp"), "{}", trips[2]);
+    let section = out
+        .stderr
+        .split("→ 0002_count")
+        .nth(1)
+        .and_then(|s| s.split("✓ 0002_count").next())
+        .expect("0002's lines")
+        .to_string();
+    let trips = round_trips(&Outcome {
+        stderr: section,
+        ..out.clone()
+    });
+    assert_eq!(trips.len(), 3, "got:\n{}", trips.join("\n"));
+    assert!(
+        trips[2].contains("EXECUTE migration_sentry_row_1(E'0002_count', "),
+        "{}",
+        trips[2]
+    );
+    assert_eq!(
+        db.query_one_string("SELECT count(*)::text FROM schema_migrations"),
+        "2"
+    );
+}
+
+/// What follows a migration's text in its message is always read as statements of their own
+/// and never taken for the migration's: a last line that is a comment without a newline, and
+/// the migration's own errors, which are reported against its file even when they are the
+/// guard's SQLSTATE's neighbours (division by zero) or found only after its end (an unclosed
+/// parenthesis makes the server read on). The execution time is the server's.
+#[test]
+fn what_follows_a_migrations_text_stays_out_of_it() {
+    let db = cluster().create_db();
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    fs::create_dir(&migrations).unwrap();
+    fs::write(
+        migrations.join("0001_sleep.sql"),
+        "CREATE TABLE a (id int);\nDO $$BEGIN PERFORM pg_sleep(0.2); END$$;\n-- the end, no newline",
+    )
+    .unwrap();
+    let out = sentry_in(dir.path(), &db, &["run"]);
+    out.assert_code(0);
+    let ms: i64 = db
+        .query_one_string(
+            "SELECT execution_time_ms::text FROM schema_migrations WHERE version = '0001_sleep'",
+        )
+        .parse()
+        .unwrap();
+    assert!((200..10_000).contains(&ms), "execution_time_ms {ms}");
+
+    fs::write(
+        migrations.join("0002_divide.sql"),
+        "CREATE TABLE b (id int);\nINSERT INTO b VALUES (1 / 0);\n",
+    )
+    .unwrap();
+    let out = sentry_in(dir.path(), &db, &["run"]);
+    out.assert_code(7);
+    assert!(out.stderr.contains("0002_divide.sql:2"), "{}", out.stderr);
+    assert!(out.stderr.contains("22012"), "{}", out.stderr);
+    assert!(!out.stderr.contains("tracking table"), "{}", out.stderr);
+    fs::remove_file(migrations.join("0002_divide.sql")).unwrap();
+
+    fs::write(
+        migrations.join("0002_unclosed.sql"),
+        "CREATE TABLE b (id int);\nCREATE TABLE c (\n  id int\n",
+    )
+    .unwrap();
+    let out = sentry_in(dir.path(), &db, &["run"]);
+    out.assert_code(7);
+    assert!(
+        out.stderr.contains("syntax error at end of input"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("0002_unclosed.sql:"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("migration_sentry_row"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        db.query_one_string(
+            "SELECT string_agg(version, ',') || ' ' || (to_regclass('b') IS NULL)::text \
+             FROM schema_migrations"
+        ),
+        "0001_sleep true"
     );
 }
 
@@ -293,9 +433,12 @@ fn a_migration_that_deallocates_is_followed_by_a_new_generation() {
     let trips = round_trips(&out);
     let all = trips.join("\n");
     assert!(all.contains("PREPARE migration_sentry_row_2"), "{all}");
+    // After 0002's text, on the lines that follow it in its message.
     assert!(
-        all.contains("EXECUTE migration_sentry_row_2(E'0002_create_b'"),
-        "{all}"
+        out.stderr
+            .contains("EXECUTE migration_sentry_row_2(E'0002_create_b'"),
+        "{}",
+        out.stderr
     );
     assert!(
         all.contains("INSERT INTO \"public\".\"schema_migrations\"")
