@@ -102,6 +102,17 @@ pub fn batch(
     Ok(results)
 }
 
+/// Whether `text` contains `word` (lower-case ASCII) in any letter case, anywhere: a quick
+/// lexical test that allocates nothing.
+pub fn mentions(text: &str, word: &str) -> bool {
+    let word = word.as_bytes();
+    !word.is_empty()
+        && text
+            .as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+}
+
 /// `text` as an SQL string literal, for statements that travel in one simple-protocol message
 /// (which has no parameters). The `E'…'` form: its escapes do not depend on
 /// `standard_conforming_strings`, which a migration may have changed for the session.
@@ -127,6 +138,14 @@ pub fn literal_or_null(text: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mentions_ignores_case_and_allocates_nothing() {
+        assert!(mentions("ALTER TABLE a RESET (fillfactor)", "set"));
+        assert!(mentions("x DisCard y", "discard"));
+        assert!(!mentions("CREATE TABLE a (id int)", "set"));
+        assert!(!mentions("se", "set"));
+    }
 
     #[test]
     fn literals_escape_quotes_and_backslashes_whatever_the_session_says() {

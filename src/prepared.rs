@@ -171,20 +171,20 @@ fn returns_no_rows(sql: &str) -> bool {
     const QUERIES: [&str; 10] = [
         "select", "with", "values", "table", "show", "explain", "fetch", "execute", "call", "copy",
     ];
-    let lower = sql.to_ascii_lowercase();
-    let first = lower
+    let first = sql
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .next()
         .unwrap_or_default();
-    !first.is_empty() && !QUERIES.contains(&first) && !lower.contains("returning")
+    !first.is_empty()
+        && !QUERIES.iter().any(|q| q.eq_ignore_ascii_case(first))
+        && !crate::db::mentions(sql, "returning")
 }
 
 /// Whether `sql` could remove prepared statements: it says `DEALLOCATE` or `DISCARD` anywhere
 /// (strings and comments included, for dynamic SQL; a false "yes" only costs the literal
 /// statements and one round trip).
 fn may_deallocate(sql: &str) -> bool {
-    let lower = sql.to_ascii_lowercase();
-    lower.contains("deallocate") || lower.contains("discard")
+    crate::db::mentions(sql, "deallocate") || crate::db::mentions(sql, "discard")
 }
 
 #[cfg(test)]

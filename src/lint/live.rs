@@ -55,9 +55,13 @@ pub fn gate(
     if pending.is_empty() {
         return Ok(());
     }
-    let settings = Settings {
-        server_version: Some(gate.server_version.clone()),
-    };
+    announce(pending, gate);
+    let linted = lint_pending(pending, &gate.server_version)?;
+    judge_all(client, linted, gate, json)
+}
+
+/// The log line that says what the live lint is about to do.
+pub fn announce(pending: &[&Migration], gate: &Gate) {
     info!(
         "lint: {} pending migration{} against PostgreSQL {}, --lint-max-rows {}",
         pending.len(),
@@ -65,16 +69,36 @@ pub fn gate(
         gate.server_version,
         gate.max_rows
     );
-    // Every migration is linted first; then the tables their blocking findings touch are
-    // weighed in one round trip (a fresh apply of 200 migrations that each create an index
-    // made 400 before: a prepare and an execute per table), then each finding is judged.
-    let linted = crate::migrations::par_map(pending, super::PARALLEL_FROM, |m| {
+}
+
+/// What squawk finds in each of `pending`, linted for `server_version`: the CPU-bound half
+/// of [`gate`], which needs no connection (so that a caller can ask the server something
+/// meanwhile).
+pub fn lint_pending<'m>(
+    pending: &[&'m Migration],
+    server_version: &str,
+) -> Result<Vec<(&'m Migration, Vec<Finding>)>> {
+    let settings = Settings {
+        server_version: Some(server_version.to_string()),
+    };
+    crate::migrations::par_map(pending, super::PARALLEL_FROM, |m| {
         let source = m.source()?;
         let found = lint_sql(&m.path, &source.sql, !m.no_transaction, &settings);
         Ok((*m, apply_allow(&m.version, &m.allow, found)))
     })
     .into_iter()
-    .collect::<Result<Vec<_>>>()?;
+    .collect()
+}
+
+/// The other half of [`gate`]: the tables the blocking findings touch are weighed in one round
+/// trip (a fresh apply of 200 migrations that each create an index made 400 before: a prepare
+/// and an execute per table), then each finding is judged, added to `json` and logged.
+pub fn judge_all(
+    client: &mut Client,
+    linted: Vec<(&Migration, Vec<Finding>)>,
+    gate: &Gate,
+    json: &mut Vec<Value>,
+) -> Result<()> {
     let mut weigh: Vec<String> = linted
         .iter()
         .flat_map(|(_, found)| found)
