@@ -59,6 +59,8 @@ pub struct Facts {
     pub role: String,
     /// The session's TCP endpoints as the server sees them (none over a unix socket).
     pub endpoints: Option<pooler::Endpoints>,
+    /// The [`CLEANUP`] settings' values, in order (`None`: the server has no such setting).
+    pub cleanup: Vec<Option<String>>,
 }
 
 /// A failed attempt, classified.
@@ -460,11 +462,27 @@ fn chain_text(err: &postgres::Error) -> String {
 
 /// The server facts, as one statement without parameters (the first of the opening message,
 /// see `opening`).
+///
+/// A new backend pays for every catalog entry a query makes it look up (a function, an
+/// operator, a cast, a view's rule), about a millisecond for a handful: the TLS columns come
+/// from `pg_stat_get_activity` for this backend (not the `pg_stat_ssl` view, whose rule and
+/// scan of every backend cost more), and the [`CLEANUP`] settings' values are read here, as
+/// text, so that the statement that sets them is decided by the sentry (see [`cleanup_sql`]).
 pub const FACTS_SQL: &str = "SELECT current_database(), current_setting('server_version'), \
-     pg_backend_pid(), s.ssl, s.version, pg_is_in_recovery(), \
+     pg_backend_pid(), s.ssl, s.sslversion, pg_is_in_recovery(), \
      current_setting('transaction_read_only'), current_user, \
-     host(inet_client_addr()), inet_client_port(), host(inet_server_addr()), inet_server_port() \
-     FROM (SELECT 1) AS one LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()";
+     host(inet_client_addr()), inet_client_port(), host(inet_server_addr()), inet_server_port(), \
+     current_setting('idle_in_transaction_session_timeout', true), \
+     current_setting('idle_session_timeout', true), \
+     current_setting('client_connection_check_interval', true), \
+     current_setting('tcp_keepalives_idle', true), \
+     current_setting('tcp_keepalives_interval', true), \
+     current_setting('tcp_keepalives_count', true), \
+     current_setting('tcp_user_timeout', true) \
+     FROM (SELECT 1) AS one LEFT JOIN pg_stat_get_activity(pg_backend_pid()) s ON true";
+
+/// The column of [`FACTS_SQL`] where the [`CLEANUP`] settings' values start, in that order.
+const CLEANUP_COLUMN: usize = 12;
 
 /// The settings, this session only, with which the server cleans up after a sentry that cannot
 /// (SPEC §5.7), and their values: a session left idle in a transaction — holding a migration's
@@ -487,34 +505,55 @@ const CLEANUP: [(&str, u128, u32); 7] = [
     ("tcp_user_timeout", 30000, 1000),
 ];
 
-/// One statement that sets the [`CLEANUP`] settings when `condition` (SQL) holds. Only settings
-/// the server has are set (`idle_session_timeout` and `client_connection_check_interval` are
-/// PostgreSQL 14+), and a stricter value the server or role already has is kept.
+/// One statement that sets the [`CLEANUP`] settings when `condition` (SQL) holds, or `None`
+/// when none needs it. `shown` holds their values as the facts read them ([`Facts::cleanup`]):
+/// only settings the server has are set (`idle_session_timeout` and
+/// `client_connection_check_interval` are PostgreSQL 14+), and a stricter value the server or
+/// role already has is kept.
 ///
-/// The current values come from `current_setting`, not `pg_settings`, whose every read builds
-/// all 350-odd settings (about 1 ms of the server's time on the deploy's hot path). SHOW's text
-/// is a plain number in the base unit (`0`, or what the TCP settings' show hooks print), or a
-/// number with a unit (`30s`, `5min`, `100ms`), which `interval` reads.
+/// The values are compared here rather than in SQL: a `pg_settings` read builds all 350-odd
+/// settings (about 1 ms), and parsing them on the server (a regular expression, casts to
+/// `numeric` and `interval`) cost a new backend nearly a millisecond of catalog look-ups on the
+/// deploy's hot path (issue #12). SHOW's text is a plain number in the base unit (`0`, or what
+/// the TCP settings' show hooks print), or a number with a unit (`30s`, `5min`, `100ms`).
 ///
 /// It travels in the opening message that takes the advisory lock (`opening::second`), guarded
 /// like the lock by the backend pid: whatever path the lock is then held on — taken at once,
 /// or polled for by `lock::acquire` — the server already knows to end the session if the
 /// sentry vanishes, with no round trip of its own and no gap between the lock and the settings.
-pub fn cleanup_sql(condition: &str) -> String {
-    let values = CLEANUP
+pub fn cleanup_sql(condition: &str, shown: &[Option<String>]) -> Option<String> {
+    let sets: Vec<String> = CLEANUP
         .iter()
-        .map(|(name, value, per_second)| format!("('{name}', {value}, {per_second})"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "SELECT set_config(s.name, s.value::text, false) \
-         FROM (VALUES {values}) AS s(name, value, per_second) \
-         CROSS JOIN LATERAL (SELECT current_setting(s.name, true) AS shown) c \
-         WHERE ({condition}) AND c.shown IS NOT NULL \
-           AND (CASE WHEN c.shown ~ '^[0-9]+$' THEN c.shown::numeric \
-                ELSE extract(epoch FROM c.shown::interval) * s.per_second END) \
-               NOT BETWEEN 1 AND s.value"
-    )
+        .zip(shown)
+        .filter_map(|((name, value, per_second), shown)| {
+            let shown = shown.as_deref()?;
+            let keep = base_units(shown, *per_second)
+                .is_some_and(|current| current >= 1.0 && current <= *value as f64);
+            (!keep).then(|| format!("set_config('{name}', '{value}', false)"))
+        })
+        .collect();
+    (!sets.is_empty()).then(|| format!("SELECT {} WHERE ({condition})", sets.join(", ")))
+}
+
+/// SHOW's text of a time setting (`0`, `7200`, `30s`, `5min`, `100ms`, `1h`, `2d`) in the
+/// setting's base unit, of which there are `per_second` in a second; `None` if unreadable.
+fn base_units(shown: &str, per_second: u32) -> Option<f64> {
+    let shown = shown.trim();
+    let digits = shown
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .unwrap_or(shown.len());
+    let number: f64 = shown[..digits].parse().ok()?;
+    let seconds = match shown[digits..].trim() {
+        "" => return Some(number),
+        "us" => number / 1_000_000.0,
+        "ms" => number / 1000.0,
+        "s" => number,
+        "min" => number * 60.0,
+        "h" => number * 3600.0,
+        "d" => number * 86_400.0,
+        _ => return None,
+    };
+    Some(seconds * f64::from(per_second))
 }
 
 /// The statement that puts the [`CLEANUP`] settings back to their defaults when `condition`
@@ -689,6 +728,9 @@ impl Facts {
             read_only: get(6) == "on",
             role: get(7),
             endpoints: pooler::endpoints((&get(8), &get(9)), (&get(10), &get(11))),
+            cleanup: (0..CLEANUP.len())
+                .map(|i| row.get(CLEANUP_COLUMN + i).map(str::to_string))
+                .collect(),
         })
     }
 
@@ -713,6 +755,48 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleanup_settings_are_set_unless_already_stricter() {
+        assert_eq!(base_units("0", 1000), Some(0.0));
+        assert_eq!(base_units("30s", 1000), Some(30_000.0));
+        assert_eq!(base_units("5min", 1), Some(300.0));
+        assert_eq!(base_units("100ms", 1000), Some(100.0));
+        assert_eq!(base_units("7200", 1), Some(7200.0));
+        assert_eq!(base_units("2h", 1), Some(7200.0));
+        assert_eq!(base_units("soon", 1), None);
+        let all_default: Vec<Option<String>> = vec![Some("0".into()); 7];
+        let sql = cleanup_sql("pg_backend_pid() = 7", &all_default).unwrap();
+        assert!(
+            sql.starts_with(
+                "SELECT set_config('idle_in_transaction_session_timeout', '30000', false), "
+            ),
+            "{sql}"
+        );
+        assert!(sql.ends_with(" WHERE (pg_backend_pid() = 7)"), "{sql}");
+        assert_eq!(sql.matches("set_config(").count(), 7, "{sql}");
+        // Stricter already (10 s idle in transaction, 2 s keepalive idle), looser (1 h), or
+        // absent (PostgreSQL 13 has no idle_session_timeout): kept, set, skipped.
+        let mixed = vec![
+            Some("10s".into()),
+            None,
+            Some("1h".into()),
+            Some("2".into()),
+            Some("5".into()),
+            Some("3".into()),
+            Some("30s".into()),
+        ];
+        let sql = cleanup_sql("true", &mixed).unwrap();
+        assert_eq!(
+            sql,
+            "SELECT set_config('client_connection_check_interval', '5000', false) WHERE (true)"
+        );
+        let strict: Vec<Option<String>> = ["10s", "10s", "1s", "2", "2", "2", "1s"]
+            .iter()
+            .map(|v| Some(v.to_string()))
+            .collect();
+        assert_eq!(cleanup_sql("true", &strict), None);
+    }
 
     #[test]
     fn a_pg_hba_refusal_suggests_tls_only_when_the_message_says_so() {

@@ -105,12 +105,17 @@ pub fn batch(
 /// Whether `text` contains `word` (lower-case ASCII) in any letter case, anywhere: a quick
 /// lexical test that allocates nothing.
 pub fn mentions(text: &str, word: &str) -> bool {
-    let word = word.as_bytes();
-    !word.is_empty()
-        && text
-            .as_bytes()
-            .windows(word.len())
-            .any(|w| w.eq_ignore_ascii_case(word))
+    let (text, word) = (text.as_bytes(), word.as_bytes());
+    let Some(&first) = word.first() else {
+        return false;
+    };
+    // Only where the first letter matches is the rest compared.
+    text.iter().enumerate().any(|(i, b)| {
+        b.to_ascii_lowercase() == first
+            && text
+                .get(i..i + word.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    })
 }
 
 /// `text` as an SQL string literal, for statements that travel in one simple-protocol message

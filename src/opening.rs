@@ -108,6 +108,7 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
         Ok(tracking::shape(&first.table, &first.columns)? == tracking::Shape::Ours)
     };
     let mut statements = vec![pooler::POOLER_SQL.to_string()];
+    let mut cleanup_sent = false;
     match next {
         Next::Check => {}
         Next::Read => {
@@ -121,7 +122,9 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
             // message: from the moment the lock is held (or waited for), a sentry that
             // vanishes is cleaned up after by the server (SPEC §5.7).
             let same_backend = first.facts.same_backend_sql();
-            statements.push(connect::cleanup_sql(&same_backend));
+            let cleanup = connect::cleanup_sql(&same_backend, &first.facts.cleanup);
+            cleanup_sent = cleanup.is_some();
+            statements.extend(cleanup);
             statements.push(format!(
                 "SELECT pg_try_advisory_lock({key}) WHERE {same_backend}"
             ));
@@ -144,8 +147,8 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
         .map_err(|e| Error::db(what, &e))?
         .into_iter();
     pooler::refuse_moved(&first.facts, results.next().unwrap_or_default().first())?;
-    if let Next::Lock(_) = next {
-        // The cleanup settings' rows: nothing to read.
+    if cleanup_sent {
+        // The cleanup settings' row: nothing to read.
         results.next();
     }
     Ok(match next {
