@@ -424,3 +424,55 @@ fn verify_json_prints_ok_and_checks() {
     );
     assert_eq!(last_line(&out.stderr), FAILED_8);
 }
+
+/// An INVALID index (left by a failed CREATE INDEX CONCURRENTLY) is no index for the
+/// application: `verify` and `status` count it as missing (exit 8), naming it and the fix; the
+/// printed rebuild, once the cause is fixed, satisfies the check.
+#[test]
+fn an_invalid_index_fails_verify_and_status_with_the_fix() {
+    let project = Project::new();
+    let db = cluster().create_db();
+    project.write_migration(
+        "0001_users",
+        "CREATE TABLE users (id serial PRIMARY KEY, nickname text);\n\
+         INSERT INTO users (nickname) VALUES ('ann'), ('ann');\n",
+    );
+    project.write_schema("table users\nindex ux_users_nickname\n");
+    // As an older sentry left it: the build failed, the migration was recorded anyway.
+    project.run(&db, &["upgrade"]).assert_code(0);
+    let err = db
+        .client()
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY ux_users_nickname ON users (nickname)")
+        .unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("23505"));
+
+    let expected = "✗ index public.ux_users_nickname — found: INVALID (a failed CREATE INDEX \
+         CONCURRENTLY left it: queries never use it); hint: DROP INDEX CONCURRENTLY \
+         public.ux_users_nickname; then deploy again, so that the migration that creates it \
+         builds it anew — or, when that migration is already recorded, rebuild it in place: \
+         REINDEX INDEX CONCURRENTLY public.ux_users_nickname; (either fails again until what made \
+         the build fail, such as duplicate keys, is fixed)";
+    let out = project.run(&db, &["verify"]);
+    out.assert_code(8);
+    assert_line(&check_lines(&out.stderr, '✗'), expected);
+    assert_line(&check_lines(&out.stderr, '✓'), "✓ table public.users");
+    assert_eq!(last_line(&out.stderr), FAILED_8);
+
+    let out = project.run(&db, &["status"]);
+    out.assert_code(8);
+    assert!(out.stdout.contains(expected), "{}", out.stdout);
+    let out = project.run(&db, &["status", "--format", "json"]);
+    out.assert_code(8);
+    assert_eq!(
+        parse_json(&out.stdout)["checks"],
+        json!({"table public.users": true, "index public.ux_users_nickname": false})
+    );
+
+    // The hint's rebuild in place, after the duplicates are fixed.
+    db.execute("DELETE FROM users WHERE id = 2");
+    db.client()
+        .batch_execute("REINDEX INDEX CONCURRENTLY public.ux_users_nickname;")
+        .unwrap();
+    project.run(&db, &["verify"]).assert_code(0);
+    project.run(&db, &["status"]).assert_code(0);
+}

@@ -68,6 +68,7 @@ pub fn verify(client: &mut postgres::Client, reqs: &[Requirement]) -> Result<Vec
                 table_schema: row.get(3),
                 table: row.get(4),
                 elsewhere: row.get(5),
+                valid: row.get(6),
             };
             results[i] = Some(index_result(&reqs[i], &found));
         }
@@ -151,7 +152,8 @@ SELECT r.i, n.oid IS NOT NULL, c.relkind::text, tn.nspname::text, t.relname::tex
        ARRAY(SELECT n2.nspname::text FROM pg_catalog.pg_class c2
              JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace
              WHERE c2.relname = r.name AND c2.relkind IN ('i', 'I') AND n2.nspname <> r.sch
-             ORDER BY 1)
+             ORDER BY 1),
+       x.indisvalid
 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(sch, name, i)
 LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = r.sch
 LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.name

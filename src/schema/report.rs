@@ -62,6 +62,8 @@ pub(super) struct IndexFound {
     pub(super) table: Option<String>,
     /// Other schemas holding an index of that name.
     pub(super) elsewhere: Vec<String>,
+    /// `pg_index.indisvalid` of the index, when it is one.
+    pub(super) valid: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -244,6 +246,33 @@ pub(super) fn index_result(req: &Requirement, f: &IndexFound) -> CheckResult {
         return schema_missing(req, schema);
     }
     match f.relkind.as_deref() {
+        // An INVALID index is no index for the application: queries never use it, and a
+        // unique one guarantees nothing (SPEC §5.3).
+        Some("i") if f.valid == Some(false) => {
+            let q = qualified(schema, name);
+            fail(
+                req,
+                "INVALID (a failed CREATE INDEX CONCURRENTLY left it: queries never use it)".into(),
+                format!(
+                    "DROP INDEX CONCURRENTLY {q}; then deploy again, so that the migration that \
+                     creates it builds it anew — or, when that migration is already recorded, \
+                     rebuild it in place: REINDEX INDEX CONCURRENTLY {q}; (either fails again \
+                     until what made the build fail, such as duplicate keys, is fixed)"
+                ),
+            )
+        }
+        Some("I") if f.valid == Some(false) => {
+            let q = qualified(schema, name);
+            fail(
+                req,
+                "INVALID (a partitioned index with a partition whose index is not attached yet)"
+                    .into(),
+                format!(
+                    "create each partition's index and attach it: ALTER INDEX {q} ATTACH \
+                     PARTITION <partition index>; (see \\d+ {q} in psql)"
+                ),
+            )
+        }
         Some("i" | "I") => {
             let on = match (&f.table_schema, &f.table) {
                 (Some(s), Some(t)) => format!("index on {}", qualified(s, t)),
@@ -560,6 +589,29 @@ mod tests {
         assert!(r.ok);
         assert_eq!(r.found, "index on public.conversions");
         assert_eq!(r.line(), "✓ index public.ix_x");
+        for (kind, found) in [
+            ("i", "a failed CREATE INDEX CONCURRENTLY left it"),
+            (
+                "I",
+                "a partitioned index with a partition whose index is not attached yet",
+            ),
+        ] {
+            let r = index_result(
+                &ix,
+                &IndexFound {
+                    schema_exists: true,
+                    relkind: Some(kind.into()),
+                    valid: Some(false),
+                    ..Default::default()
+                },
+            );
+            assert!(!r.ok, "an INVALID index is no index");
+            assert!(
+                r.found.starts_with("INVALID (") && r.found.contains(found),
+                "{}",
+                r.found
+            );
+        }
         let r = index_result(
             &ix,
             &IndexFound {
