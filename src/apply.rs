@@ -13,6 +13,7 @@ use postgres::{Client, GenericClient};
 
 use crate::db::Traced;
 use crate::error::{Aftermath, Error, Result, SetProblem, StatementFailure};
+use crate::invalid_index::{self, IndexStatement, Left};
 use crate::migrations::Migration;
 use crate::prepared::Prepared;
 use crate::sql_split::{self, Statement};
@@ -162,9 +163,18 @@ pub fn with_lock_retries<T>(
                 retry += 1;
                 let pause = crate::interrupt::backoff(retry);
                 let blockers = blockers(client, started);
+                // A concurrent index build keeps its INVALID index: the retry drops it first.
+                let stayed = match &f.aftermath {
+                    Aftermath::Kept { left, .. } if !left.indexes.is_empty() => format!(
+                        "nothing of it committed but the INVALID index {}, which the retry \
+                         drops and builds again",
+                        left.indexes.join(", ")
+                    ),
+                    _ => "rolled back, nothing of it stayed".into(),
+                };
                 warn!(
-                    "{what}: lock_timeout ({} ms) expired{}; rolled back, nothing of it \
-                     stayed. Retry {retry} of {} in {:.1} s. Blocked by {}",
+                    "{what}: lock_timeout ({} ms) expired{}; {stayed}. Retry {retry} of {} in \
+                     {:.1} s. Blocked by {}",
                     s.lock_timeout.as_millis(),
                     f.line
                         .map(|l| format!(" at {}:{l}", f.file.display()))
@@ -629,28 +639,53 @@ fn apply_without_transaction(
     let mut in_block: Option<Vec<String>> = None;
     for st in &statements {
         let entry = format!("line {}: {}", st.line, st.sql);
+        // A concurrent index build that names its index: an INVALID index of that name is
+        // dropped first (when it is this statement's) and the index is checked afterwards, so
+        // that IF NOT EXISTS never turns a broken index into a recorded migration (SPEC §5.3).
+        let build = IndexStatement::parse(st.sql).filter(|ix| ix.concurrently && ix.name.is_some());
+        let build = build.as_ref();
         // Nothing of the migration is committed yet (and no block of its own is open): a lock
         // timeout here is retried like a transactional migration's; past that point, never.
-        let attempt = if kept.is_empty() && in_block.is_none() {
+        // Nor when the timed-out statement may have left an INVALID index that the next
+        // attempt would not drop (an unnamed build, a REINDEX CONCURRENTLY): it would leave
+        // one more each time.
+        let retry_safe = build.is_some() || !invalid_index::may_leave_invalid(st.sql);
+        let attempt = if kept.is_empty() && in_block.is_none() && retry_safe {
             with_lock_retries(client, s, &m.version, |client| {
-                match run_statement(client, m, st)? {
-                    Err(err) if is_lock_timeout(&err) => {
-                        let mut f = describe(&m.script(), &err, Some(st));
-                        f.aftermath = Aftermath::Kept(Vec::new());
+                match run_step(client, m, st, build, &kept)? {
+                    Err(failed) if is_lock_timeout(&failed.err) => {
+                        let mut f = describe(&m.script(), &failed.err, Some(st));
+                        failed.annotate(&mut f);
+                        f.aftermath = Aftermath::Kept {
+                            statements: Vec::new(),
+                            left: invalid_index::left_behind(client, st.sql),
+                        };
                         Err(Error::MigrationFailed(Box::new(f)))
                     }
                     other => Ok(other),
                 }
             })
         } else {
-            run_statement(client, m, st)
+            run_step(client, m, st, build, &kept)
         };
         // An interruption here stopped it before it was sent.
         let result = attempt.map_err(|e| {
-            e.leaving(|| interrupted_mid_file(&m.version, &kept, st.line, "had not started"))
+            e.leaving(|| {
+                interrupted_mid_file(
+                    &m.version,
+                    &kept,
+                    st.line,
+                    "had not started",
+                    &Left::default(),
+                )
+            })
         })?;
-        let err = match result {
+        let failed = match result {
             Ok(()) => {
+                // Without IF NOT EXISTS, success means the index was built: valid.
+                if let Some(ix) = build.filter(|ix| ix.if_not_exists) {
+                    check_built(client, m, st, ix, &kept)?;
+                }
                 match block_effect(st.sql) {
                     BlockEffect::Begin => in_block = Some(Vec::new()),
                     BlockEffect::Commit => kept.extend(in_block.take().unwrap_or_default()),
@@ -662,38 +697,62 @@ fn apply_without_transaction(
                 }
                 continue;
             }
-            Err(err) => err,
+            Err(failed) => failed,
         };
-        let code = match statement_error(&err, &m.version, "applying") {
+        let err = &failed.err;
+        let code = match statement_error(err, &m.version, "applying") {
             Ok(db) => db.code().code(),
             // "Every migration is atomic" is not true of this one: say what stayed.
             Err(Error::Unreachable { target, reason, .. }) => {
                 return Err(Error::Unreachable {
                     target,
                     reason,
-                    hint: lost_mid_file_hint(&kept, st.line),
+                    hint: lost_mid_file_hint(&kept, st.line, st.sql),
                 });
             }
             Err(e) => {
-                return Err(e.leaving(|| {
-                    interrupted_mid_file(&m.version, &kept, st.line, &interrupted_fate(&err))
-                }));
+                // Interrupted: the connection still answers, so ask what the cancelled
+                // statement left (a concurrent index build keeps its INVALID index).
+                let left = if matches!(e, Error::Interrupted { .. }) {
+                    invalid_index::left_behind(client, st.sql)
+                } else {
+                    Left::default()
+                };
+                let fate = match &failed.dropping {
+                    Some(q) => format!(
+                        "had not started (the DROP INDEX CONCURRENTLY of the INVALID index {} \
+                         before it {})",
+                        crate::output::esc(q),
+                        interrupted_fate(err)
+                    ),
+                    None => interrupted_fate(err),
+                };
+                return Err(
+                    e.leaving(|| interrupted_mid_file(&m.version, &kept, st.line, &fate, &left))
+                );
             }
         };
         // Inside the file's own transaction block the error aborted the block: nothing can be
         // skipped there.
         if s.stamp_recovery && ALREADY_EXISTS.contains(&code) && in_block.is_none() {
-            let entry = skip_entry(m, st, &err);
+            let entry = skip_entry(m, st, err);
             warn!("stamp recovery skipped {entry}");
             skipped.push(entry);
+            if let Some(ix) = build {
+                check_built(client, m, st, ix, &kept)?;
+            }
             continue;
         }
         if in_block.is_some() {
             // End the aborted block, so that the session can release the lock cleanly.
             let _ = client.batch_execute("ROLLBACK");
         }
-        let mut f = describe(&m.script(), &err, Some(st));
-        f.aftermath = Aftermath::Kept(kept);
+        let mut f = describe(&m.script(), err, Some(st));
+        failed.annotate(&mut f);
+        f.aftermath = Aftermath::Kept {
+            statements: kept,
+            left: invalid_index::left_behind(client, st.sql),
+        };
         return Err(Error::MigrationFailed(Box::new(f)));
     }
     // Every statement ran: an interruption from here on leaves them applied, without a row
@@ -725,31 +784,44 @@ fn apply_without_transaction(
 }
 
 /// What a signal or `--timeout` left of a no-transaction migration `v`: the statements in
-/// `kept` committed and stay applied, the one at `line` is what it did (`fate`), the rest did
-/// not run, and no tracking row was written (SPEC §5.3: never "nothing was committed").
-fn interrupted_mid_file(v: &str, kept: &[String], line: usize, fate: &str) -> String {
+/// `kept` committed and stay applied, the one at `line` is what it did (`fate`) and may have
+/// `left` an INVALID index, the rest did not run, and no tracking row was written (SPEC §5.3:
+/// never "nothing was committed" when something was).
+fn interrupted_mid_file(v: &str, kept: &[String], line: usize, fate: &str, left: &Left) -> String {
     let mut text = format!(
         "{v} is a no-transaction migration: its statements commit one by one. Its statement \
          at line {line} {fate}, and those after it did not run."
     );
-    if kept.is_empty() {
+    if kept.is_empty() && left.is_empty() {
         text.push_str(
             " None of its earlier statements stayed applied: nothing of it, and no tracking \
              row, was committed.",
         );
         return text;
     }
-    text.push_str(&format!(
-        "\nThese {} stayed applied (no tracking row was written):",
-        kept.len()
-    ));
-    for k in kept {
-        text.push_str(&format!("\n  {}", k.replace('\n', "\n    ")));
+    if kept.is_empty() {
+        text.push_str(
+            " None of its earlier statements had committed, and no tracking row was written.",
+        );
+    } else {
+        text.push_str(&format!(
+            "\nThese {} stayed applied (no tracking row was written):",
+            kept.len()
+        ));
+        for k in kept {
+            text.push_str(&format!("\n  {}", k.replace('\n', "\n    ")));
+        }
     }
-    text.push_str(
-        "\nThe next run replays the whole file: stamp recovery skips what already exists; make \
-         the other statements idempotent (IF NOT EXISTS) so that replaying them is safe.",
-    );
+    if !left.is_empty() {
+        text.push('\n');
+        text.push_str(&left.text("That statement"));
+    }
+    if !kept.is_empty() {
+        text.push_str(
+            "\nThe next run replays the whole file: stamp recovery skips what already exists; \
+             make the other statements idempotent (IF NOT EXISTS) so that replaying them is safe.",
+        );
+    }
     text
 }
 
@@ -770,7 +842,7 @@ pub(crate) fn interrupted_fate(err: &postgres::Error) -> String {
 }
 
 /// The hint of a connection lost in the middle of a no-transaction migration (SPEC §5.3).
-fn lost_mid_file_hint(kept: &[String], line: usize) -> String {
+fn lost_mid_file_hint(kept: &[String], line: usize, sql: &str) -> String {
     let stayed = if kept.is_empty() {
         "none of its earlier statements had committed".to_string()
     } else {
@@ -779,12 +851,134 @@ fn lost_mid_file_hint(kept: &[String], line: usize) -> String {
             kept.join("; ")
         )
     };
+    let index = match IndexStatement::parse(sql) {
+        Some(ix) if ix.concurrently && ix.name.is_some() => {
+            " If it was cut off midway, this concurrent index build left its index INVALID: the \
+             next run drops it and builds it again."
+                .to_string()
+        }
+        _ if invalid_index::may_leave_invalid(sql) => format!(
+            " If it was cut off midway, this concurrent index build left an INVALID index: find \
+             it with {} and DROP INDEX CONCURRENTLY it before deploying again.",
+            invalid_index::FIND_INVALID
+        ),
+        _ => String::new(),
+    };
     format!(
         "this is a no-transaction migration, so it is not atomic: {stayed}; the statement at \
          line {line} may or may not have completed. No tracking row was written: run the \
          sentry again once the database is back — it replays the file, and stamp recovery skips \
-         what already exists"
+         what already exists.{index}"
     )
+}
+
+/// A statement of a no-transaction migration that failed: the server's error, and, when it was
+/// the drop of an INVALID index before the statement (see [`run_step`]), that index.
+struct Failed {
+    err: postgres::Error,
+    dropping: Option<String>,
+}
+
+impl Failed {
+    /// Says in the report that the drop failed, not the statement itself.
+    fn annotate(&self, f: &mut StatementFailure) {
+        if let Some(q) = &self.dropping {
+            f.message = format!(
+                "while dropping the INVALID index {} to build it again (DROP INDEX \
+                 CONCURRENTLY): {}",
+                crate::output::esc(q),
+                f.message
+            );
+        }
+    }
+}
+
+/// One statement of a no-transaction migration. `build`, for a named concurrent index build:
+/// an INVALID index of that name is dropped first when the statement creates exactly that index
+/// (its name, in the schema of the table it indexes, on that table), loudly; an INVALID index
+/// of that name on another table refuses (exit 6) — the statement would skip it or fail.
+fn run_step(
+    client: &mut Client,
+    m: &Loaded<'_>,
+    st: &Statement<'_>,
+    build: Option<&IndexStatement>,
+    kept: &[String],
+) -> Result<std::result::Result<(), Failed>> {
+    if let Some(ix) = build
+        && let Some(found) = invalid_index::lookup(client, &[ix])?.pop()
+        && found.invalid
+    {
+        if !found.same_table {
+            let mut p = invalid_index::refusal(&m.path, st.line, ix, true, &found);
+            p.message.push_str(&not_recorded(&m.version, kept));
+            return Err(Error::set(p));
+        }
+        let q = found.qualified();
+        warn!(
+            "{}:{}: the index {} exists but is INVALID (a CREATE INDEX CONCURRENTLY that failed \
+             or was interrupted left it: queries never use it) and this statement creates it: \
+             dropping it with DROP INDEX CONCURRENTLY and building it again",
+            m.path.display(),
+            st.line,
+            crate::output::esc(&q)
+        );
+        let dropped = {
+            let _long = crate::interrupt::long(&format!(
+                "dropping the INVALID index {q} before {} line {}",
+                m.version, st.line
+            ))?;
+            client.batch_execute(&invalid_index::drop_sql(&found))
+        };
+        if let Err(err) = dropped {
+            return Ok(Err(Failed {
+                err,
+                dropping: Some(q),
+            }));
+        }
+    }
+    Ok(run_statement(client, m, st)?.map_err(|err| Failed {
+        err,
+        dropping: None,
+    }))
+}
+
+/// After a named concurrent index build with `IF NOT EXISTS` succeeded, or one that was skipped
+/// as existing: its index must be valid before the migration may be recorded. `IF NOT EXISTS`
+/// on an INVALID index is a silent no-op; [`run_step`] drops such an index first, so this only
+/// fails if one appeared meanwhile — then exit 6, naming it and the fix, and nothing is
+/// recorded.
+fn check_built(
+    client: &mut Client,
+    m: &Loaded<'_>,
+    st: &Statement<'_>,
+    ix: &IndexStatement,
+    kept: &[String],
+) -> Result<()> {
+    match invalid_index::lookup(client, &[ix])?.pop() {
+        Some(found) if found.invalid => {
+            let mut p = invalid_index::refusal(&m.path, st.line, ix, true, &found);
+            p.message.push_str(&not_recorded(&m.version, kept));
+            Err(Error::set(p))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The end of a refusal in the middle of a no-transaction migration: what stayed applied.
+fn not_recorded(version: &str, kept: &[String]) -> String {
+    let lines: Vec<String> = kept
+        .iter()
+        .map(|k| k.split(':').next().unwrap_or_default().to_string())
+        .collect();
+    if kept.is_empty() {
+        format!(". {version} is not recorded, and none of its statements had committed")
+    } else {
+        format!(
+            ". {version} is not recorded; its statements at {} committed and stay applied (the \
+             next run replays the file: stamp recovery skips what exists)",
+            lines.join(", ")
+        )
+    }
 }
 
 /// One statement of a no-transaction migration, watched as a long statement.

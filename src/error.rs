@@ -194,9 +194,13 @@ pub enum Aftermath {
     /// It ran in a transaction, rolled back with its tracking row.
     #[default]
     RolledBack,
-    /// A `-- sentry:no-transaction` migration: these of its statements (`file:line` and the
-    /// SQL) committed one by one before the failing one, and stayed applied.
-    Kept(Vec<String>),
+    /// A `-- sentry:no-transaction` migration: these of its `statements` (`file:line` and the
+    /// SQL) committed one by one before the failing one, and stayed applied; and the failing
+    /// one, a concurrent index build, may have `left` an INVALID index, which stays too.
+    Kept {
+        statements: Vec<String>,
+        left: crate::invalid_index::Left,
+    },
     /// A rollback (`rollback --to`) that stopped: where, what was committed before it and
     /// what was not attempted, as `rollback.rs` words it (one sentence a line).
     Stopped(String),
@@ -251,27 +255,44 @@ impl fmt::Display for StatementFailure {
                  committed."
             ),
             Aftermath::Stopped(text) => write!(f, "\n    {}", text.replace('\n', "\n    ")),
-            Aftermath::Kept(kept) if kept.is_empty() => write!(
-                f,
-                "\n    This is a no-transaction migration, but none of its statements stayed \
-                 applied: nothing of it, and no tracking row, was committed."
-            ),
-            Aftermath::Kept(kept) => {
+            Aftermath::Kept { statements, left } if statements.is_empty() && left.is_empty() => {
                 write!(
                     f,
-                    "\n    This is a no-transaction migration: its statements commit one by one, \
-                     and these {} stayed applied (no tracking row was written):",
-                    kept.len()
-                )?;
-                for k in kept {
-                    write!(f, "\n      {}", k.replace('\n', "\n        "))?;
-                }
-                write!(
-                    f,
-                    "\n    The next run replays the whole file: stamp recovery skips what \
-                     already exists (SQLSTATE 42P07, 42701, 42710, 42P06, 42723); make the other \
-                     statements idempotent (IF NOT EXISTS) so that replaying them is safe."
+                    "\n    This is a no-transaction migration, but none of its statements stayed \
+                     applied: nothing of it, and no tracking row, was committed."
                 )
+            }
+            Aftermath::Kept { statements, left } => {
+                if statements.is_empty() {
+                    write!(
+                        f,
+                        "\n    This is a no-transaction migration: no statement before the \
+                         failing one had committed, and no tracking row was written."
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "\n    This is a no-transaction migration: its statements commit one by \
+                         one, and these {} stayed applied (no tracking row was written):",
+                        statements.len()
+                    )?;
+                    for k in statements {
+                        write!(f, "\n      {}", k.replace('\n', "\n        "))?;
+                    }
+                }
+                if !left.is_empty() {
+                    write!(f, "\n    {}", left.text("Its failing statement"))?;
+                }
+                if !statements.is_empty() {
+                    write!(
+                        f,
+                        "\n    The next run replays the whole file: stamp recovery skips what \
+                         already exists (SQLSTATE 42P07, 42701, 42710, 42P06, 42723); make the \
+                         other statements idempotent (IF NOT EXISTS) so that replaying them is \
+                         safe."
+                    )?;
+                }
+                Ok(())
             }
         }
     }

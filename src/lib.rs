@@ -17,6 +17,7 @@ pub mod db;
 pub mod error;
 pub mod fleet;
 pub mod interrupt;
+pub mod invalid_index;
 pub mod lint;
 pub mod lock;
 pub mod migrations;

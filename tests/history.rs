@@ -947,6 +947,188 @@ fn a_no_transaction_migration_failing_first_says_nothing_stayed() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4b. A failed concurrent index build leaves an INVALID index (SPEC §5.3)
+
+/// `users` with two rows that share a nickname, applied as 0001.
+fn users_with_duplicate_nicknames(project: &Project, db: &TestDb) {
+    project.write_migration(
+        "0001_users",
+        "CREATE TABLE users (id serial PRIMARY KEY, nickname text);\n\
+         INSERT INTO users (nickname) VALUES ('ann'), ('ann'), ('bob');\n",
+    );
+    project.run(db, &["run"]).assert_code(0);
+}
+
+const UNIQUE_NICKNAME: &str = "-- sentry:no-transaction\n\
+     CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ux_users_nickname ON users (nickname);\n";
+
+/// `pg_index.indisvalid` of `index`, `None` when there is no such index.
+fn index_valid(db: &TestDb, index: &str) -> Option<bool> {
+    db.client()
+        .query_opt(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+            &[&index],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+/// Creates `index` INVALID, as a failed build does: a unique concurrent build over duplicates.
+fn invalid_index_by_hand(db: &TestDb, index: &str, table_and_columns: &str) {
+    let err = db
+        .client()
+        .batch_execute(&format!(
+            "CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table_and_columns}"
+        ))
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("23505"),
+        "{err:?}"
+    );
+    assert_eq!(index_valid(db, index), Some(false));
+}
+
+#[test]
+fn a_failed_unique_concurrent_index_is_reported_invalid_and_never_recorded() {
+    let project = Project::new();
+    let db = cluster().create_db();
+    users_with_duplicate_nicknames(&project, &db);
+    project.write_migration("0002_unique_nickname", UNIQUE_NICKNAME);
+
+    let out = project.run(&db, &["run"]);
+    out.assert_code(7);
+    for needle in [
+        "SQLSTATE 23505: could not create unique index \"ux_users_nickname\"",
+        "This is a no-transaction migration: no statement before the failing one had \
+         committed, and no tracking row was written.\n    \
+         Its failing statement left the index public.ux_users_nickname behind, INVALID: \
+         queries never use it, a unique one guarantees nothing, and CREATE INDEX IF NOT EXISTS \
+         would skip it. Remove it: DROP INDEX CONCURRENTLY public.ux_users_nickname; then \
+         deploy again",
+    ] {
+        assert_has(&out, needle);
+    }
+    assert!(
+        !out.stderr.contains("none of its statements stayed applied"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("was committed"), "{}", out.stderr);
+    assert_eq!(last_line(&out.stderr), FAILED_7);
+    assert_eq!(index_valid(&db, "ux_users_nickname"), Some(false));
+
+    // Run again, duplicates still there: the broken index is dropped and built again — which
+    // fails again, and the migration is not recorded (IF NOT EXISTS used to make this ✓).
+    let out = project.run(&db, &["run"]);
+    out.assert_code(7);
+    assert_has(
+        &out,
+        "the index public.ux_users_nickname exists but is INVALID (a CREATE INDEX CONCURRENTLY \
+         that failed or was interrupted left it: queries never use it) and this statement \
+         creates it: dropping it with DROP INDEX CONCURRENTLY and building it again",
+    );
+    assert!(
+        !out.stderr.contains("✓ 0002_unique_nickname"),
+        "{}",
+        out.stderr
+    );
+    assert_has(
+        &out,
+        "left the index public.ux_users_nickname behind, INVALID",
+    );
+    assert_eq!(versions(&db), ["0001_users"]);
+
+    // The duplicates fixed, the next run rebuilds it by itself: valid, recorded, not stamped.
+    db.execute("DELETE FROM users WHERE id = 2");
+    let out = project.run(&db, &["run"]);
+    out.assert_code(0);
+    assert_has(
+        &out,
+        "dropping it with DROP INDEX CONCURRENTLY and building it again",
+    );
+    assert_has(&out, "✓ 0002_unique_nickname");
+    assert_eq!(index_valid(&db, "ux_users_nickname"), Some(true));
+    assert_eq!(versions(&db), ["0001_users", "0002_unique_nickname"]);
+    assert_eq!(
+        db.query_one_string(
+            "SELECT stamped FROM schema_migrations WHERE version = '0002_unique_nickname'"
+        ),
+        "f"
+    );
+    // It is a real unique index now.
+    assert!(
+        db.client()
+            .batch_execute("INSERT INTO users (nickname) VALUES ('bob')")
+            .is_err()
+    );
+}
+
+/// The printed fix, followed as printed: the DROP statement from the report, then a deploy.
+/// Without IF NOT EXISTS, too: the "already exists" error of the broken index must not be
+/// skipped by stamp recovery.
+#[test]
+fn the_printed_drop_of_an_invalid_index_then_a_deploy_converges() {
+    let project = Project::new();
+    let db = cluster().create_db();
+    users_with_duplicate_nicknames(&project, &db);
+    project.write_migration(
+        "0002_unique_nickname",
+        "-- sentry:no-transaction\n\
+         CREATE UNIQUE INDEX CONCURRENTLY ux_users_nickname ON users (nickname);\n",
+    );
+    let out = project.run(&db, &["run"]);
+    out.assert_code(7);
+    let fix = out
+        .stderr
+        .split("Remove it: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" then deploy again").next())
+        .unwrap_or_else(|| panic!("no fix printed:\n{}", out.stderr))
+        .to_string();
+    assert_eq!(fix, "DROP INDEX CONCURRENTLY public.ux_users_nickname;");
+    db.execute("DELETE FROM users WHERE id = 2");
+    db.client().batch_execute(&fix).unwrap();
+    assert_eq!(index_valid(&db, "ux_users_nickname"), None);
+    let out = project.run(&db, &["run"]);
+    out.assert_code(0);
+    assert!(!out.stderr.contains("stamp recovery"), "{}", out.stderr);
+    assert_eq!(index_valid(&db, "ux_users_nickname"), Some(true));
+
+    // A broken index left behind and a statement without IF NOT EXISTS: its "already exists"
+    // error must not be skipped by stamp recovery — the index is dropped and built again.
+    as_app(
+        &db,
+        "CREATE TABLE pets (name text); INSERT INTO pets VALUES ('rex'), ('rex');",
+    );
+    invalid_index_by_hand(&db, "ux_pets_name", "pets (name)");
+    db.execute("DELETE FROM pets WHERE ctid IN (SELECT ctid FROM pets LIMIT 1)");
+    project.write_migration(
+        "0003_unique_pet",
+        "-- sentry:no-transaction\n\
+         CREATE UNIQUE INDEX CONCURRENTLY ux_pets_name ON pets (name);\n",
+    );
+    let out = project.run(&db, &["run"]);
+    out.assert_code(0);
+    assert_has(
+        &out,
+        "dropping it with DROP INDEX CONCURRENTLY and building it again",
+    );
+    assert!(
+        !out.stderr.contains("stamp recovery skipped"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(index_valid(&db, "ux_pets_name"), Some(true));
+    assert_eq!(
+        db.query_one_string(
+            "SELECT stamped FROM schema_migrations WHERE version = '0003_unique_pet'"
+        ),
+        "f"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. The schema snapshot these tests compare (tests/support/schema_snapshot.rs)
 
 /// One or more of each kind of object a migration creates, in a schema of its own.

@@ -995,3 +995,236 @@ fn a_stricter_cleanup_setting_already_in_force_is_kept() {
          tcp_keepalives_interval=5 tcp_user_timeout=10000"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A concurrent index build cut off midway keeps its index, INVALID (SPEC §5.3)
+
+/// A project whose 0002 builds `big_v_idx` concurrently on `big` (0001, applied), and a session
+/// holding a write transaction open on `big`: the build commits its catalog entry, then waits
+/// for that writer ("waiting for writers before build") — a build observable for as long as the
+/// test needs, without millions of rows.
+fn blocked_index_build(db: &TestDb) -> (Project, postgres::Client) {
+    let p = Project::new();
+    p.write_migration("0001_big", "CREATE TABLE big (v int);\n");
+    p.run(db, &["run"]).assert_code(0);
+    p.write_migration(
+        "0002_big_v",
+        "-- sentry:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS big_v_idx ON big (v);\n",
+    );
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO big VALUES (1)")
+        .unwrap();
+    (p, writer)
+}
+
+/// Waits until the sentry's build of an index on `big` has committed its catalog entry and waits
+/// for the writer.
+fn wait_for_the_build_to_wait(db: &TestDb) {
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            db.query_one_string(
+                "SELECT count(*) FROM pg_stat_progress_create_index \
+                 WHERE relid = 'big'::regclass AND phase = 'waiting for writers before build'",
+            ) == "1"
+        }),
+        "the build never waited for the writer: {:?}",
+        sentry_backends(db)
+    );
+}
+
+fn index_valid(db: &TestDb, index: &str) -> Option<bool> {
+    db.client()
+        .query_opt(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+            &[&index],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+/// After the writer commits, the next run drops the INVALID index and builds it again.
+fn the_next_run_rebuilds_it(db: &TestDb, p: &Project, mut writer: postgres::Client) {
+    writer.batch_execute("COMMIT").unwrap();
+    let out = p.run(db, &["run"]);
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("dropping it with DROP INDEX CONCURRENTLY and building it again"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("✓ 0002_big_v"), "{}", out.stderr);
+    assert_eq!(index_valid(db, "big_v_idx"), Some(true));
+    assert!(recorded(db, "0002_big_v"));
+}
+
+const LEFT_BIG_V_IDX: &str = "That statement left the index public.big_v_idx behind, INVALID: \
+     queries never use it, a unique one guarantees nothing, and CREATE INDEX IF NOT EXISTS would \
+     skip it. Remove it: DROP INDEX CONCURRENTLY public.big_v_idx; then deploy again";
+
+#[test]
+fn sigterm_during_a_concurrent_index_build_names_the_invalid_index_and_the_next_run_rebuilds_it() {
+    let db = cluster().create_db();
+    let (p, writer) = blocked_index_build(&db);
+    let sentry = Running::spawn(p.sentry(&db).args(["run", "--lock-timeout", "60s"]));
+    wait_for_the_build_to_wait(&db);
+    sentry.signal("TERM");
+    let ended = sentry.wait(Duration::from_secs(15));
+    assert_eq!(ended.status.signal(), Some(15), "{ended:?}");
+    assert!(
+        wait_until(Duration::from_secs(2), || server_is_clean(&db)),
+        "backends {:?} locks {:?}",
+        sentry_backends(&db),
+        sentry_locks(&db)
+    );
+    for needle in [
+        "interrupted by SIGTERM while applying 0002_big_v: 0002_big_v is a no-transaction \
+         migration: its statements commit one by one. Its statement at line 2 was cancelled on \
+         the server before it completed, and those after it did not run. None of its earlier \
+         statements had committed, and no tracking row was written.\n    ",
+        LEFT_BIG_V_IDX,
+    ] {
+        assert!(
+            ended.stderr.contains(needle),
+            "{needle:?} not in:\n{}",
+            ended.stderr
+        );
+    }
+    for claim in ["was committed", "nothing of the interrupted one"] {
+        assert!(!ended.stderr.contains(claim), "{}", ended.stderr);
+    }
+    assert_eq!(index_valid(&db, "big_v_idx"), Some(false));
+    assert!(!recorded(&db, "0002_big_v"));
+    the_next_run_rebuilds_it(&db, &p, writer);
+}
+
+#[test]
+fn timeout_during_a_concurrent_index_build_names_the_invalid_index() {
+    let db = cluster().create_db();
+    let (p, writer) = blocked_index_build(&db);
+    let out = p.run(&db, &["run", "--lock-timeout", "60s", "--timeout", "3s"]);
+    out.assert_code(10);
+    for needle in [
+        "--timeout 3s passed while applying 0002_big_v: 0002_big_v is a no-transaction \
+         migration: its statements commit one by one. Its statement at line 2 was cancelled",
+        LEFT_BIG_V_IDX,
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "{needle:?} not in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains("was committed"), "{}", out.stderr);
+    assert_eq!(index_valid(&db, "big_v_idx"), Some(false));
+    the_next_run_rebuilds_it(&db, &p, writer);
+}
+
+/// lock_timeout during the build: the retry drops the INVALID index the first attempt left
+/// (here the drop itself waits for the writer, and times out too); the report names the index.
+#[test]
+fn a_lock_timeout_during_a_concurrent_index_build_names_the_invalid_index_and_retries_from_clean() {
+    let db = cluster().create_db();
+    let (p, writer) = blocked_index_build(&db);
+    let out = p.run(
+        &db,
+        &["run", "--lock-timeout", "300ms", "--lock-retries", "1"],
+    );
+    out.assert_code(7);
+    for needle in [
+        "0002_big_v: lock_timeout (300 ms) expired at ",
+        "0002_big_v.sql:2; nothing of it committed but the INVALID index public.big_v_idx, which \
+         the retry drops and builds again. Retry 1 of 1",
+        "the index public.big_v_idx exists but is INVALID",
+        "SQLSTATE 55P03: while dropping the INVALID index public.big_v_idx to build it again \
+         (DROP INDEX CONCURRENTLY): canceling statement due to lock timeout",
+        "lock_timeout (300 ms) expired on each of 2 attempt(s)",
+        "Its failing statement left the index public.big_v_idx behind, INVALID",
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "{needle:?} not in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains("was committed"), "{}", out.stderr);
+    assert_eq!(index_valid(&db, "big_v_idx"), Some(false));
+    assert!(!recorded(&db, "0002_big_v"));
+    the_next_run_rebuilds_it(&db, &p, writer);
+}
+
+/// REINDEX … CONCURRENTLY cut off by lock_timeout leaves its new copy, `…_ccnew`, INVALID: the
+/// report names it, and it is not retried (a retry would leave one more copy each time).
+#[test]
+fn a_reindex_concurrently_cut_off_names_the_invalid_copy_it_left() {
+    let db = cluster().create_db();
+    let p = Project::new();
+    p.write_migration(
+        "0001_big",
+        "CREATE TABLE big (v int);\nCREATE INDEX big_v_idx ON big (v);\n",
+    );
+    p.run(&db, &["run"]).assert_code(0);
+    p.write_migration(
+        "0002_reindex",
+        "-- sentry:no-transaction\nREINDEX INDEX CONCURRENTLY big_v_idx;\n",
+    );
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO big VALUES (1)")
+        .unwrap();
+    let out = p.run(
+        &db,
+        &["run", "--lock-timeout", "300ms", "--lock-retries", "2"],
+    );
+    out.assert_code(7);
+    assert!(!out.stderr.contains("Retry"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "Its failing statement left the index public.big_v_idx_ccnew behind, INVALID"
+        ) && out.stderr.contains(
+            "Remove it: DROP INDEX CONCURRENTLY public.big_v_idx_ccnew; then deploy again."
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(index_valid(&db, "big_v_idx_ccnew"), Some(false));
+    // The printed fix, then a deploy.
+    writer.batch_execute("COMMIT").unwrap();
+    db.client()
+        .batch_execute("DROP INDEX CONCURRENTLY public.big_v_idx_ccnew;")
+        .unwrap();
+    p.run(&db, &["run"]).assert_code(0);
+    assert_eq!(
+        db.query_one_string("SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        "0"
+    );
+}
+
+/// The connection lost during a concurrent index build (its backend terminated): the catalog
+/// cannot be asked, so the hint says what such a build leaves; the next run rebuilds it.
+#[test]
+fn a_connection_lost_during_a_concurrent_index_build_says_the_next_run_rebuilds_it() {
+    let db = cluster().create_db();
+    let (p, writer) = blocked_index_build(&db);
+    let sentry = Running::spawn(p.sentry(&db).args(["run", "--lock-timeout", "60s"]));
+    wait_for_the_build_to_wait(&db);
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_progress_create_index \
+         WHERE relid = 'big'::regclass",
+    );
+    let ended = sentry.wait(Duration::from_secs(15));
+    assert_eq!(ended.status.code(), Some(4), "{}", ended.stderr);
+    assert!(
+        ended.stderr.contains(
+            "the statement at line 2 may or may not have completed. No tracking row was \
+             written: run the sentry again once the database is back — it replays the file, and \
+             stamp recovery skips what already exists. If it was cut off midway, this concurrent \
+             index build left its index INVALID: the next run drops it and builds it again."
+        ),
+        "{}",
+        ended.stderr
+    );
+    assert_eq!(index_valid(&db, "big_v_idx"), Some(false));
+    the_next_run_rebuilds_it(&db, &p, writer);
+}
