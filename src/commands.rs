@@ -25,7 +25,7 @@ use crate::rollback::{self, Target};
 use crate::schema::{self, CheckResult, Requirement};
 use crate::session::Baseline;
 use crate::tracking::{self, Shape, Table};
-use crate::{contents, interrupt, lint, lock, output, redact, tls};
+use crate::{contents, interrupt, invalid_index, lint, lock, output, redact, tls};
 
 /// Runs one command.
 pub fn execute(cmd: &Command, cfg: &Config, out: &mut dyn Write) -> Result<()> {
@@ -733,6 +733,7 @@ fn upgrade(
         let applied = load_applied(&mut s.client, &s.table, true, s.preloaded.take())?;
         let plan = checked_plan(&applied, files, cfg, &s.table)?;
         live_lint(&mut s.client, &plan, cfg, &s.facts.server_version, report)?;
+        invalid_index::preflight(&mut s.client, &plan.pending)?;
         if applied.is_empty() && !plan.pending.is_empty() {
             let (names, total) = adopt::existing_objects(&mut s.client, &s.table)?;
             if total > 0 {
@@ -799,12 +800,13 @@ fn apply_pending(
     // while this thread checks the files' contents and the server answers the read-only
     // questions the apply asks anyway: what the database holds, and the session's settings
     // (SPEC §5.1). Both verdicts still come before anything changes.
-    let (checked, linted, objects, baseline) = if plan.pending.is_empty() {
+    let (checked, linted, objects, baseline, invalid) = if plan.pending.is_empty() {
         (
             check_contents(&plan, table),
             Ok(Vec::new()),
             Ok((Vec::new(), 0)),
             None,
+            Ok(()),
         )
     } else {
         std::thread::scope(|scope| {
@@ -823,10 +825,16 @@ fn apply_pending(
             };
             // Each migration starts with the session settings the run started with.
             let baseline = (checked.is_ok() && objects.is_ok()).then(|| Baseline::take(client));
+            // An INVALID index a pending statement would skip (SPEC §5.3).
+            let invalid = if checked.is_ok() && objects.is_ok() {
+                invalid_index::preflight(client, &plan.pending)
+            } else {
+                Ok(())
+            };
             let linted = lint
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (checked, linted, objects, baseline)
+            (checked, linted, objects, baseline, invalid)
         })
     };
     checked?;
@@ -834,6 +842,7 @@ fn apply_pending(
     if !plan.pending.is_empty() {
         lint::live::judge_all(client, linted?, gate, &mut report.findings)?;
     }
+    invalid?;
     let objects = objects?;
     let create_table = |client: &mut Client| -> Result<()> {
         info!("creating the tracking table {}", table.qualified);

@@ -11,6 +11,9 @@
 //! - the catalog's answer about the index a statement names, resolved as the server resolves
 //!   it (the index lives in its table's schema) ([`lookup`]), and about what a failed statement
 //!   left ([`left_behind`]);
+//! - the pre-flight of a run ([`preflight`]): an INVALID index that a pending migration would
+//!   skip or stamp, and that the sentry does not rebuild itself, refuses the run (exit 6)
+//!   before anything is applied;
 //! - the rebuild: the no-transaction path drops an INVALID index its own statement creates
 //!   ([`drop_sql`]) and checks afterwards that the index is valid.
 
@@ -19,6 +22,7 @@ use postgres::types::{ToSql, Type};
 
 use crate::db::Traced;
 use crate::error::{Error, Result, SetProblem};
+use crate::migrations::Migration;
 use crate::schema::quote_ident;
 use crate::sql_split::{self, Token};
 
@@ -178,6 +182,44 @@ fn reindex_target(sql: &str) -> Option<(String, bool)> {
     let from = parts.len().saturating_sub(2);
     let quoted: Vec<String> = parts[from..].iter().map(|p| quote_ident(p)).collect();
     Some((quoted.join("."), index))
+}
+
+/// The index names a `DROP INDEX` statement drops (the last part of each name); empty for any
+/// other statement.
+fn dropped_indexes(sql: &str) -> Vec<String> {
+    let start = sql.trim_start();
+    if !start
+        .get(..4)
+        .is_some_and(|w| w.eq_ignore_ascii_case("drop"))
+    {
+        return Vec::new();
+    }
+    let tokens = sql_split::tokens(sql);
+    let words: Vec<&Token<'_>> = tokens.iter().map(|(_, t)| t).collect();
+    if !(words.first().is_some_and(|t| t.is("drop")) && words.get(1).is_some_and(|t| t.is("index")))
+    {
+        return Vec::new();
+    }
+    let mut i = 2;
+    if words.get(i).is_some_and(|t| t.is("concurrently")) {
+        i += 1;
+    }
+    if words.get(i).is_some_and(|t| t.is("if")) {
+        i += 2;
+    }
+    let mut names = Vec::new();
+    let mut last = None;
+    for t in &words[i.min(words.len())..] {
+        match t {
+            Token::Punct(b'.') => {}
+            Token::Punct(b',') => names.extend(last.take()),
+            Token::Punct(_) | Token::Literal => break,
+            t if t.is("cascade") || t.is("restrict") => break,
+            t => last = ident(t),
+        }
+    }
+    names.extend(last);
+    names
 }
 
 /// What the catalog holds under the name a `CREATE INDEX` statement gives its index.
@@ -426,6 +468,73 @@ fn plural_indexes(left: &[String]) -> String {
     }
 }
 
+/// The pre-flight of `run`/`upgrade` (SPEC §5.3), before anything is applied: for every pending
+/// statement that creates a named index, an INVALID index of that name in the schema it
+/// resolves to refuses the run (exit 6) unless the sentry rebuilds it itself — the statement is
+/// a `CREATE INDEX CONCURRENTLY` of a no-transaction migration on the same table — or an
+/// earlier pending statement drops that name. Otherwise `IF NOT EXISTS` would skip the broken
+/// index (or stamp recovery would skip the "already exists" error) and the migration would be
+/// recorded with it. One round trip, only when a pending migration names an index.
+pub(crate) fn preflight(client: &mut Client, pending: &[&Migration]) -> Result<()> {
+    struct Candidate<'m> {
+        m: &'m Migration,
+        line: usize,
+        ix: IndexStatement,
+        dropped_before: bool,
+    }
+    let mut candidates = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for m in pending {
+        let sql = m.source()?.sql;
+        if !crate::db::mentions(&sql, "index") {
+            continue;
+        }
+        // The splitter's problems are reported by the contents check, which runs first.
+        let Ok(statements) = sql_split::split(&sql) else {
+            continue;
+        };
+        for st in statements {
+            dropped.extend(dropped_indexes(st.sql));
+            if let Some(ix) = IndexStatement::parse(st.sql).filter(|ix| ix.name.is_some()) {
+                let dropped_before = ix.name.as_ref().is_some_and(|n| dropped.contains(n));
+                candidates.push(Candidate {
+                    m,
+                    line: st.line,
+                    ix,
+                    dropped_before,
+                });
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let statements: Vec<&IndexStatement> = candidates.iter().map(|c| &c.ix).collect();
+    let found = lookup(client, &statements)?;
+    let mut problems = Vec::new();
+    for (c, f) in candidates.iter().zip(&found) {
+        if !f.invalid || c.dropped_before {
+            continue;
+        }
+        let q = f.qualified();
+        if c.m.no_transaction && c.ix.concurrently && f.same_table {
+            log::debug!(
+                "{q} exists but is INVALID (a failed CREATE INDEX CONCURRENTLY left it): {}:{} \
+                 creates it, so the sentry drops it and builds it again when it gets there",
+                c.m.path.display(),
+                c.line
+            );
+            continue;
+        }
+        problems.push(refusal(&c.m.path, c.line, &c.ix, c.m.no_transaction, f));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::MigrationSet(problems))
+    }
+}
+
 /// Why the sentry will not rebuild the INVALID index `f` that the statement at `path:line`
 /// names, and the fix.
 pub(crate) fn refusal(
@@ -540,6 +649,12 @@ mod tests {
         assert_eq!(reindex_target("REINDEX SCHEMA CONCURRENTLY s"), None);
         assert!(may_leave_invalid("CREATE INDEX CONCURRENTLY ON t (a)"));
         assert!(!may_leave_invalid("CREATE INDEX i ON t (a)"));
+        assert_eq!(
+            dropped_indexes("DROP INDEX CONCURRENTLY IF EXISTS public.a, \"B\" CASCADE"),
+            ["a", "B"]
+        );
+        assert_eq!(dropped_indexes("DROP INDEX ix"), ["ix"]);
+        assert!(dropped_indexes("DROP TABLE ix").is_empty());
     }
 
     #[test]

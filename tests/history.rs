@@ -1128,6 +1128,64 @@ fn the_printed_drop_of_an_invalid_index_then_a_deploy_converges() {
     );
 }
 
+/// An INVALID index that a pending statement would skip (IF NOT EXISTS) or stamp ("already
+/// exists"), and that the sentry does not rebuild itself — a transactional CREATE INDEX, or a
+/// name on another table — refuses the run before anything is applied, naming it and the fix.
+#[test]
+fn an_invalid_index_a_pending_migration_would_skip_refuses_the_run_before_anything_is_applied() {
+    let project = Project::new();
+    let db = cluster().create_db();
+    users_with_duplicate_nicknames(&project, &db);
+    invalid_index_by_hand(&db, "ux_users_nickname", "users (nickname)");
+    invalid_index_by_hand(&db, "\"Shared Name\"", "users (nickname)");
+    project.write_migration("0002_other", "CREATE TABLE other (id int);\n");
+    project.write_migration(
+        "0003_nickname",
+        "CREATE INDEX IF NOT EXISTS ux_users_nickname ON public.users (nickname);\n",
+    );
+    project.write_migration(
+        "0004_other_id",
+        "-- sentry:no-transaction\n\
+         CREATE INDEX CONCURRENTLY IF NOT EXISTS \"Shared Name\" ON other (id);\n",
+    );
+    let out = project.run(&db, &["run"]);
+    out.assert_code(6);
+    for needle in [
+        "0003_nickname.sql:1: index public.ux_users_nickname exists but is INVALID (a failed \
+         CREATE INDEX CONCURRENTLY left it): its IF NOT EXISTS would skip it, and the migration \
+         would be recorded with an index that is not there for queries; the sentry rebuilds an \
+         INVALID index only for a CREATE INDEX CONCURRENTLY in a -- sentry:no-transaction \
+         migration",
+        "hint: drop it, then deploy again: DROP INDEX CONCURRENTLY public.ux_users_nickname;",
+        "0004_other_id.sql:2: index public.\"Shared Name\" exists but is INVALID",
+        "it is on public.users, not on the table this statement indexes",
+        "hint: drop it, then deploy again: DROP INDEX CONCURRENTLY public.\"Shared Name\";",
+    ] {
+        assert_has(&out, needle);
+    }
+    assert_eq!(last_line(&out.stderr), FAILED_6);
+    assert!(!exists(&db, "public.other"), "nothing was applied");
+    assert_eq!(versions(&db), ["0001_users"]);
+
+    // The hints, followed: both indexes dropped, then a deploy applies everything.
+    db.client()
+        .batch_execute("DROP INDEX CONCURRENTLY public.ux_users_nickname;")
+        .unwrap();
+    db.client()
+        .batch_execute("DROP INDEX CONCURRENTLY public.\"Shared Name\";")
+        .unwrap();
+    project.run(&db, &["run"]).assert_code(0);
+    assert_eq!(index_valid(&db, "ux_users_nickname"), Some(true));
+    assert_eq!(index_valid(&db, "public.\"Shared Name\""), Some(true));
+    assert_eq!(
+        db.query_one_string(
+            "SELECT indrelid::regclass::text FROM pg_index \
+             WHERE indexrelid = 'public.\"Shared Name\"'::regclass"
+        ),
+        "other"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. The schema snapshot these tests compare (tests/support/schema_snapshot.rs)
 
