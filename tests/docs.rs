@@ -56,6 +56,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("out-of-order", out_of_order),
     ("migration-failed", migration_failed),
     ("runtime-failure", runtime_failure),
+    ("invalid-index", invalid_index),
     ("stamp-recovery", stamp_recovery),
     ("recovery-unverified", recovery_unverified),
     ("missing-file", missing_file),
@@ -947,6 +948,29 @@ fn runtime_failure() -> Outcome {
     let out = s.run(&["run"]);
     out.assert_code(7);
     out
+}
+
+/// A unique concurrent index build over duplicates: the INVALID index it left, then the run
+/// after the duplicates are fixed, which drops it and builds it again.
+fn invalid_index() -> Outcome {
+    let s = Scene::example();
+    s.run(&["run"]).assert_code(0);
+    common::as_app(
+        &s.db,
+        "INSERT INTO proposals (title, visitor_session_id) VALUES ('a', 'v-1'), ('b', 'v-1')",
+    );
+    s.write(
+        "0004_unique_visitor_session.sql",
+        "-- sentry:no-transaction\n\
+         CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ux_proposals_visitor_session\n    \
+         ON proposals (visitor_session_id);\n",
+    );
+    let failed = s.run(&["run"]);
+    failed.assert_code(7);
+    common::as_app(&s.db, "DELETE FROM proposals WHERE title = 'b'");
+    let fixed = s.run(&["run"]);
+    fixed.assert_code(0);
+    together(vec![failed, fixed])
 }
 
 fn stamp_recovery() -> Outcome {
