@@ -641,7 +641,7 @@ fn apply_without_transaction(
         let entry = format!("line {}: {}", st.line, st.sql);
         // A concurrent index build that names its index: an INVALID index of that name is
         // dropped first (when it is this statement's) and the index is checked afterwards, so
-        // that IF NOT EXISTS never turns a broken index into a recorded migration (SPEC §5.3).
+        // that IF NOT EXISTS never turns a broken index into a recorded migration.
         let build = IndexStatement::parse(st.sql).filter(|ix| ix.concurrently && ix.name.is_some());
         let build = build.as_ref();
         // Nothing of the migration is committed yet (and no block of its own is open): a lock
@@ -785,8 +785,8 @@ fn apply_without_transaction(
 
 /// What a signal or `--timeout` left of a no-transaction migration `v`: the statements in
 /// `kept` committed and stay applied, the one at `line` is what it did (`fate`) and may have
-/// `left` an INVALID index, the rest did not run, and no tracking row was written (SPEC §5.3:
-/// never "nothing was committed" when something was).
+/// `left` an INVALID index, the rest did not run, and no tracking row was written: never
+/// "nothing was committed" when something was.
 fn interrupted_mid_file(v: &str, kept: &[String], line: usize, fate: &str, left: &Left) -> String {
     let mut text = format!(
         "{v} is a no-transaction migration: its statements commit one by one. Its statement \

@@ -825,7 +825,7 @@ fn apply_pending(
             };
             // Each migration starts with the session settings the run started with.
             let baseline = (checked.is_ok() && objects.is_ok()).then(|| Baseline::take(client));
-            // An INVALID index a pending statement would skip (SPEC §5.3).
+            // An INVALID index a pending statement would skip.
             let invalid = if checked.is_ok() && objects.is_ok() {
                 invalid_index::preflight(client, &plan.pending)
             } else {

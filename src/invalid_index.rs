@@ -468,7 +468,7 @@ fn plural_indexes(left: &[String]) -> String {
     }
 }
 
-/// The pre-flight of `run`/`upgrade` (SPEC §5.3), before anything is applied: for every pending
+/// The pre-flight of `run`/`upgrade`, before anything is applied: for every pending
 /// statement that creates a named index, an INVALID index of that name in the schema it
 /// resolves to refuses the run (exit 6) unless the sentry rebuilds it itself — the statement is
 /// a `CREATE INDEX CONCURRENTLY` of a no-transaction migration on the same table — or an

@@ -947,7 +947,7 @@ fn a_no_transaction_migration_failing_first_says_nothing_stayed() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4b. A failed concurrent index build leaves an INVALID index (SPEC §5.3)
+// 4b. A failed concurrent index build leaves an INVALID index
 
 /// `users` with two rows that share a nickname, applied as 0001.
 fn users_with_duplicate_nicknames(project: &Project, db: &TestDb) {

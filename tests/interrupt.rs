@@ -997,7 +997,7 @@ fn a_stricter_cleanup_setting_already_in_force_is_kept() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A concurrent index build cut off midway keeps its index, INVALID (SPEC §5.3)
+// A concurrent index build cut off midway keeps its index, INVALID
 
 /// A project whose 0002 builds `big_v_idx` concurrently on `big` (0001, applied), and a session
 /// holding a write transaction open on `big`: the build commits its catalog entry, then waits

@@ -247,7 +247,7 @@ pub(super) fn index_result(req: &Requirement, f: &IndexFound) -> CheckResult {
     }
     match f.relkind.as_deref() {
         // An INVALID index is no index for the application: queries never use it, and a
-        // unique one guarantees nothing (SPEC §5.3).
+        // unique one guarantees nothing.
         Some("i") if f.valid == Some(false) => {
             let q = qualified(schema, name);
             fail(
