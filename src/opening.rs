@@ -7,7 +7,9 @@
 //! move a session between messages, never inside one.
 //!
 //! 1. [`first`]: the facts, `current_schema()` (which resolves an unqualified `--table`), and
-//!    the table's columns, so the second message knows whether it can read rows.
+//!    the table's columns with the role's privileges on it, so that the command's pre-flight
+//!    (`tracking::preflight`) refuses before the second message, and the second message knows
+//!    whether it can read rows.
 //! 2. [`second`]: the pooler evidence and, depending on the command ([`Next`]), the
 //!    server-side cleanup timeouts with the lock attempt, the table's columns after it, and the
 //!    rows. The settings and the lock are guarded by the facts' backend pid in SQL: if a pooler
@@ -24,18 +26,19 @@ use crate::connect::{self, Facts};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::pooler;
-use crate::tracking::{self, Table};
+use crate::tracking::{self, Seen, Table};
 
 /// What the first message found.
 pub struct First {
     pub facts: Facts,
     /// The tracking table, resolved to a qualified name (SPEC §5.1).
     pub table: Table,
-    /// The table's columns (name, type) as the first message saw them: none when absent.
-    pub columns: Vec<(String, String)>,
+    /// The table's columns, and the role's privileges on it, as the first message saw them.
+    pub seen: Seen,
 }
 
-/// The facts, the schema that resolves the table, and the table's columns: one round trip.
+/// The facts, the schema that resolves the table, and the table's columns with the role's
+/// privileges on it (for the pre-flight, `tracking::preflight`): one round trip.
 pub fn first(client: &mut Client, table: &Table) -> Result<First> {
     let mut statements = vec![connect::FACTS_SQL.to_string()];
     if table.schema.is_none() {
@@ -54,23 +57,8 @@ pub fn first(client: &mut Client, table: &Table) -> Result<First> {
     } else {
         table.clone()
     };
-    let columns = columns(results.next().unwrap_or_default());
-    Ok(First {
-        facts,
-        table,
-        columns,
-    })
-}
-
-fn columns(rows: Vec<SimpleQueryRow>) -> Vec<(String, String)> {
-    rows.iter()
-        .map(|r| {
-            (
-                r.get(0).unwrap_or_default().to_string(),
-                r.get(1).unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    let seen = Seen::from_rows(&results.next().unwrap_or_default());
+    Ok(First { facts, table, seen })
 }
 
 /// What the command does next, which decides what the second message carries.
@@ -86,8 +74,9 @@ pub enum Next {
 
 /// The tracking table as the session saw it, kept for the command's first read of it.
 pub struct Preloaded {
-    /// The table's columns: after the lock was taken, for [`Next::Lock`].
-    pub columns: Vec<(String, String)>,
+    /// The table's columns and the role's privileges: after the lock was taken, for
+    /// [`Next::Lock`].
+    pub seen: Seen,
     /// The rows, in text, when the table had our columns.
     pub rows: Option<Vec<SimpleQueryRow>>,
 }
@@ -105,7 +94,7 @@ pub struct Second {
 pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> {
     // Whether the first message saw our table (a table of another shape is refused here).
     let ours = || -> Result<bool> {
-        Ok(tracking::shape(&first.table, &first.columns)? == tracking::Shape::Ours)
+        Ok(tracking::shape(&first.table, &first.seen)? == tracking::Shape::Ours)
     };
     let mut statements = vec![pooler::POOLER_SQL.to_string()];
     let mut cleanup_sent = false;
@@ -159,7 +148,7 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
         Next::Read => Second {
             locked: false,
             preloaded: Some(Preloaded {
-                columns: first.columns.clone(),
+                seen: first.seen.clone(),
                 rows: results.next(),
             }),
         },
@@ -170,15 +159,15 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
                 .first()
                 .and_then(|r| r.get(0))
                 == Some("t");
-            let columns = columns(results.next().unwrap_or_default());
+            let seen = Seen::from_rows(&results.next().unwrap_or_default());
             let rows = results.next();
-            let now_ours = !columns.is_empty() && !first.columns.is_empty();
+            let now_ours = seen.exists() && first.seen.exists();
             Second {
                 locked,
                 // Rows read before the table took our shape are not the table's rows.
                 preloaded: locked.then_some(Preloaded {
                     rows: if now_ours { rows } else { None },
-                    columns,
+                    seen,
                 }),
             }
         }

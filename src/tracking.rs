@@ -188,19 +188,150 @@ pub enum Shape {
     Ours,
 }
 
-/// The catalog query for the table's columns, as one statement without parameters (for a
-/// [`crate::db::batch`]). `regclass` is an SQL expression naming the table.
-pub fn shape_sql(regclass: &str) -> String {
-    format!(
-        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
-         FROM pg_attribute a \
-         WHERE a.attrelid = to_regclass({regclass}) AND a.attnum > 0 AND NOT a.attisdropped"
-    )
+/// The columns a tracking row's INSERT writes. Any other column (`applied_at`, or one that is
+/// not ours) takes its default, so it must have one or accept NULL.
+const WRITTEN: [&str; 6] = [
+    "version",
+    "execution_time_ms",
+    "checksum",
+    "rollback_sql",
+    "stamped",
+    "note",
+];
+
+/// The columns `repair` updates.
+const REPAIRED: [&str; 2] = ["checksum", "note"];
+
+/// One column of the table as the catalog shows it, with what the session's role may do with
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// As `format_type()` prints it.
+    pub ty: String,
+    /// NOT NULL without a default (nor identity): a row that does not set it fails.
+    pub needs_value: bool,
+    /// The role may INSERT into it, UPDATE it (table or column privilege).
+    pub insert: bool,
+    pub update: bool,
 }
 
-/// [`shape_sql`] for this table.
+/// The tracking table as one catalog read saw it ([`shape_sql_of`]): its columns — none when
+/// it is absent — and what the session's role may do with it, or, when it is absent, whether
+/// the role may create it. Read with the table's shape, so that checking the privileges costs
+/// no round trip of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub columns: Vec<Column>,
+    /// Table privileges, when it exists.
+    pub select: bool,
+    pub delete: bool,
+    /// Its owner, for the advice of a refusal.
+    pub owner: Option<String>,
+    /// When it is absent: whether its schema exists, and whether the role may create what
+    /// creating the table needs (the table in that schema, or the schema in the database).
+    pub schema_exists: bool,
+    pub may_create: bool,
+}
+
+impl Seen {
+    /// From the rows of [`shape_sql_of`], read in text (the simple protocol).
+    pub fn from_rows(rows: &[SimpleQueryRow]) -> Seen {
+        let flag = |r: &SimpleQueryRow, i: usize| r.get(i) == Some("t");
+        let mut seen = Seen::default();
+        if let Some(r) = rows.first() {
+            seen.select = flag(r, 5);
+            seen.delete = flag(r, 6);
+            seen.owner = r.get(7).map(str::to_string);
+            seen.schema_exists = flag(r, 8);
+            seen.may_create = flag(r, 9);
+        }
+        // An absent table is one row without a column.
+        seen.columns = rows
+            .iter()
+            .filter_map(|r| {
+                Some(Column {
+                    name: r.get(0)?.to_string(),
+                    ty: r.get(1).unwrap_or_default().to_string(),
+                    needs_value: flag(r, 2),
+                    insert: flag(r, 3),
+                    update: flag(r, 4),
+                })
+            })
+            .collect();
+        seen
+    }
+
+    /// The table exists.
+    pub fn exists(&self) -> bool {
+        !self.columns.is_empty()
+    }
+}
+
+/// What a command does with the tracking table, which decides the privileges it needs
+/// ([`preflight`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads it, if it exists (`status`, dry runs).
+    Read,
+    /// Reads it and writes rows, creating it if absent (`run`, `upgrade`, `stamp`).
+    Insert,
+    /// Reads it and updates checksums, creating it if absent (`repair`).
+    Update,
+    /// Reads it and deletes rows; never creates it (`rollback`).
+    Delete,
+}
+
+impl Access {
+    /// The privilege beyond SELECT, and what it is for.
+    fn writes(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Access::Read => None,
+            Access::Insert => Some(("INSERT", "to record the migrations it applies or stamps")),
+            Access::Update => Some(("UPDATE", "to store the reviewed checksums (repair)")),
+            Access::Delete => Some((
+                "DELETE",
+                "to remove the rows of the migrations it rolls back",
+            )),
+        }
+    }
+
+    /// Whether the command creates the table when it is absent.
+    fn creates(self) -> bool {
+        matches!(self, Access::Insert | Access::Update)
+    }
+}
+
+/// The catalog query for the table's columns and the role's privileges on it, as one statement
+/// without parameters (for a [`crate::db::batch`]; [`Seen::from_rows`] reads it). One row per
+/// column, or a single row without a column when the table is absent. The privileges come
+/// from the server's own checks (`has_table_privilege`, `has_column_privilege`), so that
+/// grants through role membership and column grants count as they do when the row is written;
+/// what creating an absent table needs is only looked up when it is absent.
 pub fn shape_sql_of(table: &Table) -> String {
-    shape_sql(&table.regclass_sql())
+    let namespace = match &table.schema {
+        Some(s) => literal(&quote_ident(s)),
+        None => "quote_ident(current_schema())".to_string(),
+    };
+    format!(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
+         a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', \
+         t.ins OR has_column_privilege(t.r, a.attnum, 'INSERT'), \
+         t.upd OR has_column_privilege(t.r, a.attnum, 'UPDATE'), \
+         t.sel, t.del, t.owner, t.n IS NOT NULL, t.creatable \
+         FROM (SELECT r, n, has_table_privilege(r, 'SELECT') AS sel, \
+                      has_table_privilege(r, 'INSERT') AS ins, \
+                      has_table_privilege(r, 'UPDATE') AS upd, \
+                      has_table_privilege(r, 'DELETE') AS del, \
+                      (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = r) AS owner, \
+                      CASE WHEN r IS NULL THEN CASE WHEN n IS NULL \
+                           THEN has_database_privilege(current_database(), 'CREATE') \
+                           ELSE has_schema_privilege(n, 'CREATE') END END AS creatable \
+               FROM (SELECT to_regclass({}) AS r, to_regnamespace({namespace}) AS n) x) t \
+         LEFT JOIN pg_attribute a ON a.attrelid = t.r AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY a.attnum",
+        table.regclass_sql()
+    )
 }
 
 /// A string literal for SQL: an `E''` literal means the same whatever
@@ -209,48 +340,43 @@ pub fn literal(text: &str) -> String {
     format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// Reads the table's shape and the role's privileges on it (one round trip).
+pub fn inspect_seen(client: &mut impl GenericClient, table: &Table) -> Result<Seen> {
+    let rows = crate::db::batch(client, &[shape_sql_of(table)])
+        .map_err(|e| Error::db("inspecting the tracking table", &e))?;
+    Ok(Seen::from_rows(
+        rows.first().map(Vec::as_slice).unwrap_or_default(),
+    ))
+}
+
 /// Looks the table up (one round trip) and checks that it has our shape. A table of another
 /// shape is refused (exit 6) with a hint to use `--table`.
 pub fn inspect(client: &mut impl GenericClient, table: &Table) -> Result<Shape> {
-    let rows = client
-        .traced(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
-             FROM pg_attribute a \
-             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-            &[(&table.sql as &(dyn ToSql + Sync), Type::TEXT)],
-        )
-        .map_err(|e| Error::db("inspecting the tracking table", &e))?;
-    let found: Vec<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                text(r, 0).unwrap_or_default(),
-                text(r, 1).unwrap_or_default(),
-            )
-        })
-        .collect();
-    shape(table, &found)
+    shape(table, &inspect_seen(client, table)?)
 }
 
-/// [`inspect`]'s verdict on the columns found (name, type), however they were read.
-pub fn shape(table: &Table, found: &[(String, String)]) -> Result<Shape> {
+/// [`inspect`]'s verdict on what was seen, however it was read: our columns with our types,
+/// and no other column that a row written by the sentry would leave NULL against a NOT NULL
+/// (SPEC §5.1: such a table is not ours). Otherwise exit 6 with a hint to use `--table`.
+pub fn shape(table: &Table, seen: &Seen) -> Result<Shape> {
+    let found = &seen.columns;
     if found.is_empty() {
         return Ok(Shape::Absent);
     }
     let mut wrong = Vec::new();
     for (col, ty) in COLUMNS {
-        match found.iter().find(|(c, _)| c == col) {
+        match found.iter().find(|c| c.name == col) {
             None => wrong.push(format!("no column {col}")),
-            Some((_, t)) if !compatible(col, t, ty) => {
-                wrong.push(format!("column {col} is {t}, expected {ty}"))
+            Some(c) if !compatible(col, &c.ty, ty) => {
+                wrong.push(format!("column {col} is {}, expected {ty}", c.ty))
             }
             Some(_) => {}
         }
     }
     if wrong.is_empty() {
-        return Ok(Shape::Ours);
+        return not_null_without_default(table, found).map(|()| Shape::Ours);
     }
-    let cols: Vec<&str> = found.iter().map(|(c, _)| c.as_str()).collect();
+    let cols: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
     Err(Error::set(
         SetProblem::general(format!(
             "the table {} exists but is not a migration-sentry tracking table ({}; it has \
@@ -267,6 +393,142 @@ pub fn shape(table: &Table, found: &[(String, String)]) -> Result<Shape> {
     ))
 }
 
+/// A table with our columns is still not ours if a row the sentry writes cannot be stored:
+/// a column it does not set (another tool's, one added by hand, or `applied_at` without its
+/// default) that is NOT NULL and has no default (exit 6, the columns named).
+fn not_null_without_default(table: &Table, found: &[Column]) -> Result<()> {
+    let blocking: Vec<&str> = found
+        .iter()
+        .filter(|c| c.needs_value && !WRITTEN.contains(&c.name.as_str()))
+        .map(|c| c.name.as_str())
+        .collect();
+    let Some(first) = blocking.first() else {
+        return Ok(());
+    };
+    let (s, them) = if blocking.len() == 1 {
+        ("", "it")
+    } else {
+        ("s", "them")
+    };
+    let name = sql_name(table);
+    let column = quote_if_needed(first);
+    Err(Error::set(
+        SetProblem::general(format!(
+            "the table {} is not migration-sentry's tracking table as it stands: column{s} {} \
+             {} NOT NULL without a default, and the rows the sentry writes do not set {them} \
+             (nothing was changed)",
+            table.qualified,
+            blocking.join(", "),
+            if blocking.len() == 1 { "is" } else { "are" },
+        ))
+        .with_hint(format!(
+            "if the table is the sentry's and the column{s} {} added by hand, give {them} a \
+             default or allow NULL (e.g. ALTER TABLE {name} ALTER COLUMN {column} DROP NOT \
+             NULL;); if it belongs to another tool, give the sentry a table of its own with \
+             --table (SENTRY_TABLE), e.g. --table sentry_migrations",
+            if blocking.len() == 1 { "was" } else { "were" },
+        )),
+    ))
+}
+
+/// The table's name for SQL a person pastes: `schema.name`, each part quoted only if it has
+/// to be.
+pub fn sql_name(table: &Table) -> String {
+    match &table.schema {
+        Some(s) => format!("{}.{}", quote_if_needed(s), quote_if_needed(&table.name)),
+        None => quote_if_needed(&table.name),
+    }
+}
+
+/// An identifier for SQL a person pastes: as it is when the server would read it back
+/// unchanged (lower case letters, digits, `_`, not starting with a digit), else quoted.
+pub fn quote_if_needed(ident: &str) -> String {
+    let plain = ident
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && ident
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        ident.to_string()
+    } else {
+        quote_ident(ident)
+    }
+}
+
+/// The pre-flight of a command that uses the table with `access` (SPEC §5.1), on what one
+/// catalog read saw, before anything is changed: the table must be ours ([`shape`], exit 6)
+/// and the role must be allowed what the command will do — SELECT, and INSERT, UPDATE or
+/// DELETE — or, when the table is absent and the command creates it, to create it (exit 3,
+/// with the GRANT that fixes it). `role` is the session's `current_user`.
+pub fn preflight(table: &Table, seen: &Seen, access: Access, role: &str) -> Result<Shape> {
+    let shape = shape(table, seen)?;
+    let role_sql = quote_if_needed(role);
+    let name = sql_name(table);
+    if shape == Shape::Absent {
+        if !access.creates() || seen.may_create {
+            return Ok(shape);
+        }
+        let schema = quote_if_needed(table.schema.as_deref().unwrap_or("public"));
+        let (lacks, grant) = if seen.schema_exists {
+            (
+                format!("CREATE on the schema {schema}"),
+                format!("GRANT CREATE ON SCHEMA {schema} TO {role_sql};"),
+            )
+        } else {
+            (
+                format!("CREATE on the database, to create the schema {schema}"),
+                format!("CREATE SCHEMA {schema} AUTHORIZATION {role_sql};"),
+            )
+        };
+        return Err(Error::env(format!(
+            "the tracking table {} does not exist yet and the database role {role_sql} may not \
+             create it: that needs {lacks}. Nothing was changed. Fix, as the database owner: \
+             {grant}",
+            table.qualified
+        )));
+    }
+    let mut missing = Vec::new();
+    if !seen.select {
+        missing.push("SELECT");
+    }
+    let mut purpose = "to read the migration history";
+    if let Some((privilege, why)) = access.writes() {
+        // INSERT and UPDATE may be granted on columns: the ones the sentry writes count.
+        let held = match access {
+            Access::Insert => seen
+                .columns
+                .iter()
+                .all(|c| c.insert || !WRITTEN.contains(&c.name.as_str())),
+            Access::Update => seen
+                .columns
+                .iter()
+                .all(|c| c.update || !REPAIRED.contains(&c.name.as_str())),
+            Access::Delete => seen.delete,
+            Access::Read => true,
+        };
+        if !held {
+            missing.push(privilege);
+            purpose = why;
+        }
+    }
+    if missing.is_empty() {
+        return Ok(shape);
+    }
+    let list = missing.join(", ");
+    let owner = match &seen.owner {
+        Some(o) => format!("its owner, {}, or a superuser", quote_if_needed(o)),
+        None => "its owner or a superuser".to_string(),
+    };
+    Err(Error::env(format!(
+        "the database role {role_sql} lacks {list} on the tracking table {}, which the sentry \
+         needs {purpose}. Nothing was changed. Fix, as {owner}: GRANT {list} ON TABLE {name} TO \
+         {role_sql};",
+        table.qualified
+    )))
+}
+
 /// A wider type than ours is accepted (text for varchar, bigint for integer).
 fn compatible(col: &str, found: &str, expected: &str) -> bool {
     found == expected
@@ -281,11 +543,16 @@ fn compatible(col: &str, found: &str, expected: &str) -> bool {
 pub fn create(client: &mut impl GenericClient, table: &Table) -> Result<()> {
     let mut sql = String::new();
     if let (Some(schema), true) = (&table.schema, table.explicit_schema) {
-        // `schema` is a validated identifier (see Table::parse).
-        sql.push_str(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {};\n",
-            quote_ident(schema)
-        ));
+        // `schema` is a validated identifier (see Table::parse). Only when it is absent:
+        // `CREATE SCHEMA IF NOT EXISTS` wants CREATE on the database even for a schema that
+        // exists, which a role that may create tables in it need not have.
+        let quoted = quote_ident(schema);
+        let body = format!(
+            "BEGIN IF to_regnamespace({}) IS NULL THEN CREATE SCHEMA IF NOT EXISTS {quoted}; \
+             END IF; END",
+            literal(&quoted)
+        );
+        sql.push_str(&format!("DO {};\n", literal(&body)));
     }
     // `table.sql` is the validated, quoted identifier.
     sql.push_str(&format!(
@@ -824,6 +1091,147 @@ mod tests {
             a.lock_key(),
             Table::parse("schema_migrations").unwrap().lock_key()
         );
+    }
+
+    /// Our table as the catalog shows it to a role with `privileges` on every column.
+    fn ours(insert: bool, update: bool) -> Seen {
+        let not_null = ["version", "execution_time_ms", "checksum"];
+        Seen {
+            columns: COLUMNS
+                .iter()
+                .map(|(name, ty)| Column {
+                    name: name.to_string(),
+                    ty: ty.to_string(),
+                    needs_value: not_null.contains(name),
+                    insert,
+                    update,
+                })
+                .collect(),
+            select: true,
+            delete: false,
+            owner: Some("app".into()),
+            schema_exists: true,
+            may_create: false,
+        }
+    }
+
+    fn refusal(r: Result<Shape>) -> (u8, String) {
+        let e = r.expect_err("a refusal");
+        (e.kind().code(), e.to_string())
+    }
+
+    #[test]
+    fn the_preflight_asks_for_what_each_command_does() {
+        let t = Table::parse("schema_migrations")
+            .unwrap()
+            .resolved_in(Some("public".into()))
+            .unwrap();
+        let read_only = ours(false, false);
+        assert_eq!(
+            preflight(&t, &read_only, Access::Read, "reader").unwrap(),
+            Shape::Ours
+        );
+        for (access, privilege) in [
+            (Access::Insert, "INSERT"),
+            (Access::Update, "UPDATE"),
+            (Access::Delete, "DELETE"),
+        ] {
+            let (code, text) = refusal(preflight(&t, &read_only, access, "reader"));
+            assert_eq!(code, 3, "{text}");
+            assert!(
+                text.contains(&format!(
+                    "GRANT {privilege} ON TABLE public.schema_migrations TO reader;"
+                )),
+                "{text}"
+            );
+            assert!(text.contains("its owner, app,"), "{text}");
+        }
+        let writer = ours(true, true);
+        assert!(preflight(&t, &writer, Access::Insert, "reader").is_ok());
+        assert!(preflight(&t, &writer, Access::Update, "reader").is_ok());
+        // Column grants count for the columns written; `applied_at` is not written.
+        let mut columns_only = ours(false, false);
+        for c in &mut columns_only.columns {
+            c.insert = WRITTEN.contains(&c.name.as_str());
+        }
+        assert!(preflight(&t, &columns_only, Access::Insert, "reader").is_ok());
+        let no_select = Seen {
+            select: false,
+            ..writer.clone()
+        };
+        let (code, text) = refusal(preflight(&t, &no_select, Access::Read, "Odd Role"));
+        assert_eq!(code, 3);
+        assert!(
+            text.contains("GRANT SELECT ON TABLE public.schema_migrations TO \"Odd Role\";"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_absent_table_needs_what_creating_it_needs_only_where_it_is_created() {
+        let t = Table::parse("ops.sentry").unwrap();
+        let absent = Seen {
+            schema_exists: true,
+            ..Seen::default()
+        };
+        assert_eq!(
+            preflight(&t, &absent, Access::Read, "app").unwrap(),
+            Shape::Absent
+        );
+        assert!(preflight(&t, &absent, Access::Delete, "app").is_ok());
+        let (code, text) = refusal(preflight(&t, &absent, Access::Insert, "app"));
+        assert_eq!(code, 3);
+        assert!(
+            text.contains("GRANT CREATE ON SCHEMA ops TO app;"),
+            "{text}"
+        );
+        let no_schema = Seen::default();
+        let (_, text) = refusal(preflight(&t, &no_schema, Access::Update, "app"));
+        assert!(
+            text.contains("CREATE SCHEMA ops AUTHORIZATION app;"),
+            "{text}"
+        );
+        let creatable = Seen {
+            may_create: true,
+            ..Seen::default()
+        };
+        assert!(preflight(&t, &creatable, Access::Insert, "app").is_ok());
+    }
+
+    #[test]
+    fn a_not_null_column_without_default_the_row_does_not_set_makes_the_table_not_ours() {
+        let t = Table::parse("public.schema_migrations").unwrap();
+        let mut seen = ours(true, true);
+        seen.columns.push(Column {
+            name: "ticket".into(),
+            ty: "text".into(),
+            needs_value: true,
+            insert: true,
+            update: true,
+        });
+        let (code, text) = refusal(preflight(&t, &seen, Access::Read, "app"));
+        assert_eq!(code, 6, "{text}");
+        assert!(
+            text.contains("column ticket is NOT NULL without a default"),
+            "{text}"
+        );
+        assert!(text.contains("--table"), "{text}");
+        // Ours without its default is not ours either: the row leaves applied_at to it.
+        let mut seen = ours(true, true);
+        seen.columns[1].needs_value = true;
+        let (code, text) = refusal(shape(&t, &seen));
+        assert_eq!(code, 6);
+        assert!(text.contains("column applied_at is NOT NULL"), "{text}");
+        // A NOT NULL column the row sets is fine.
+        assert_eq!(shape(&t, &ours(true, true)).unwrap(), Shape::Ours);
+    }
+
+    #[test]
+    fn names_for_pasted_sql_are_quoted_only_when_needed() {
+        assert_eq!(quote_if_needed("schema_migrations"), "schema_migrations");
+        assert_eq!(quote_if_needed("Ticket"), "\"Ticket\"");
+        assert_eq!(quote_if_needed("a$b"), "\"a$b\"");
+        assert_eq!(quote_if_needed("1x"), "\"1x\"");
     }
 
     #[test]
