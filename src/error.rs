@@ -184,6 +184,10 @@ pub struct StatementFailure {
     pub recovery: Option<String>,
     /// The SQL was a migration's stored rollback (`rollback --to`), not the migration.
     pub rolling_back: bool,
+    /// The error was raised by the `COMMIT` of the migration's transaction: a deferred
+    /// constraint or trigger (the line, when known, is where a replay with every constraint
+    /// immediate found the statement that broke it).
+    pub at_commit: bool,
     /// What of the migration stayed in the database.
     pub aftermath: Aftermath,
 }
@@ -233,6 +237,18 @@ impl StatementFailure {
             if let Some(col) = self.column {
                 write!(f, "\n    | {}^", " ".repeat(col.saturating_sub(1)))?;
             }
+        }
+        if self.at_commit {
+            write!(
+                f,
+                "\n    raised when its transaction committed: a deferred constraint or trigger{}",
+                if self.line.is_some() {
+                    " (the line above broke it, found by replaying the migration with every \
+                     constraint immediate, rolled back)"
+                } else {
+                    ""
+                }
+            )?;
         }
         if let Some(r) = &self.recovery {
             write!(f, "\n    stamp recovery: {r}")?;
@@ -492,6 +508,11 @@ static ROLE: std::sync::RwLock<String> = std::sync::RwLock::new(String::new());
 /// Records the role the session runs as (`current_user`).
 pub fn set_role(role: &str) {
     *ROLE.write().unwrap_or_else(|e| e.into_inner()) = role.to_string();
+}
+
+/// The role the session runs as, as [`set_role`] recorded it ("" before connecting).
+pub fn role() -> String {
+    ROLE.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// A privilege the sentry's own statements need is missing (exit 3): the server's message

@@ -934,10 +934,88 @@ fn insert_sql(table: &Table, v: [&str; 8], raise: bool) -> String {
 
 /// The error of a failed tracking-row INSERT.
 fn inserting(table: &Table, row: &NewRow<'_>, e: &postgres::Error) -> Error {
-    Error::db(
-        format!("recording {} in {}", row.version, table.qualified),
-        e,
-    )
+    row_failed(table, row, e, None)
+}
+
+/// Whether the server's error names this table as the one it arose in (the error fields of a
+/// constraint violation), whatever the language of its message.
+pub fn refers_to(table: &Table, err: &postgres::Error) -> bool {
+    err.as_db_error().is_some_and(|db| {
+        db.table() == Some(table.name.as_str())
+            && (db.schema().is_none() || db.schema() == table.schema.as_deref())
+    })
+}
+
+/// The error of the sentry's own tracking-row INSERT, wherever it was sent — never a
+/// migration's failure (SPEC §5.1). The guard's failure is a migration that changed the table
+/// (exit 6); a privilege refusal is exit 3 with what fixes it (a REVOKE or a row-level security
+/// policy since the pre-flight); a constraint of the table that the row breaks (a NOT NULL
+/// column without a default, a CHECK, a foreign key, added by hand or by another tool) makes
+/// the table not the sentry's (exit 6, the column or constraint named); anything else is the
+/// sentry's failure with the server's SQLSTATE (exit 1; 4 for a lost connection, 10 for an
+/// interruption). `aftermath`: what the failure left of the migration, when the caller knows.
+pub fn row_failed(
+    table: &Table,
+    row: &NewRow<'_>,
+    err: &postgres::Error,
+    aftermath: Option<&str>,
+) -> Error {
+    let context = match aftermath {
+        Some(a) => format!("recording {} in {} ({a})", row.version, table.qualified),
+        None => format!("recording {} in {}", row.version, table.qualified),
+    };
+    if guard_failed(err) {
+        return table_changed(table, row);
+    }
+    let db = match err.as_db_error() {
+        Some(db) if !crate::error::connection_lost(err) && !crate::interrupt::stopping() => db,
+        _ => return Error::db(context, err),
+    };
+    let after = aftermath.map(|a| format!(" Then {a}.")).unwrap_or_default();
+    let name = sql_name(table);
+    let message = crate::output::external(db.message());
+    let code = db.code().code();
+    if code == "42501" {
+        let role = quote_if_needed(&crate::error::role());
+        // A policy refuses the row although the privilege is there (the pre-flight saw it).
+        let fix = if db.message().contains("row-level security") {
+            format!(
+                "Fix: the table is the sentry's own, so no policy should filter it; as its \
+                 owner: ALTER TABLE {name} DISABLE ROW LEVEL SECURITY;"
+            )
+        } else {
+            format!(
+                "Fix, as its owner or a superuser: GRANT SELECT, INSERT ON TABLE {name} TO \
+                 {role};"
+            )
+        };
+        return Error::env(format!(
+            "the database role {role} could not write the row of {} into the tracking table \
+             {}: the server said: {message} (SQLSTATE 42501).{after} {fix}",
+            row.version, table.qualified
+        ));
+    }
+    if code.starts_with("23") && refers_to(table, err) {
+        let what = match (db.column(), db.constraint()) {
+            (Some(c), _) => format!("column {}", quote_if_needed(c)),
+            (None, Some(c)) => format!("constraint {}", quote_if_needed(c)),
+            (None, None) => "a constraint".to_string(),
+        };
+        return Error::set(
+            SetProblem::general(format!(
+                "the tracking table {} refused the row of {}: {message} (SQLSTATE {code}). Its \
+                 {what} is not migration-sentry's, so the table is not the sentry's as it \
+                 stands.{after}",
+                table.qualified, row.version
+            ))
+            .with_hint(
+                "if the table is the sentry's and that was added by hand, remove it (or give the \
+                 column a default); if the table belongs to another tool, give the sentry a \
+                 table of its own with --table (SENTRY_TABLE), e.g. --table sentry_migrations",
+            ),
+        );
+    }
+    Error::db(context, err)
 }
 
 /// Whether the INSERT wrote the row: not written means the table's columns changed under the
