@@ -960,33 +960,53 @@ pub fn row_failed(
     err: &postgres::Error,
     aftermath: Option<&str>,
 ) -> Error {
-    let context = match aftermath {
-        Some(a) => format!("recording {} in {} ({a})", row.version, table.qualified),
-        None => format!("recording {} in {}", row.version, table.qualified),
-    };
     if guard_failed(err) {
         return table_changed(table, row);
     }
     let db = match err.as_db_error() {
         Some(db) if !crate::error::connection_lost(err) && !crate::interrupt::stopping() => db,
-        _ => return Error::db(context, err),
+        _ => {
+            let context = format!("recording {} in {}", row.version, table.qualified);
+            return Error::db(context, err);
+        }
     };
+    // Raised inside a function: a trigger (or a rule's function) on the table refused the row.
+    let raised_by = db
+        .where_()
+        .and_then(|w| w.lines().next())
+        .map(crate::output::external);
+    let mut context = format!("recording {} in {}", row.version, table.qualified);
+    let notes: Vec<String> = raised_by
+        .iter()
+        .map(|w| format!("raised by a trigger on it: {w}"))
+        .chain(aftermath.map(str::to_string))
+        .collect();
+    if !notes.is_empty() {
+        context.push_str(&format!(" ({})", notes.join("; ")));
+    }
     let after = aftermath.map(|a| format!(" Then {a}.")).unwrap_or_default();
     let name = sql_name(table);
     let message = crate::output::external(db.message());
     let code = db.code().code();
     if code == "42501" {
         let role = quote_if_needed(&crate::error::role());
-        // A policy refuses the row although the privilege is there (the pre-flight saw it).
         let fix = if db.message().contains("row-level security") {
+            // A policy refuses the row although the privilege is there.
             format!(
                 "Fix: the table is the sentry's own, so no policy should filter it; as its \
                  owner: ALTER TABLE {name} DISABLE ROW LEVEL SECURITY;"
             )
-        } else {
+        } else if let Some(w) = &raised_by {
             format!(
-                "Fix, as its owner or a superuser: GRANT SELECT, INSERT ON TABLE {name} TO \
-                 {role};"
+                "A trigger on the table raised it ({w}): the table is the sentry's own; remove \
+                 the trigger, or let it pass the sentry's rows."
+            )
+        } else {
+            // The pre-flight saw the privilege: it was revoked since the run started.
+            format!(
+                "The role had the privilege when the run started (checked before any change): \
+                 it was revoked since. Fix, as its owner or a superuser: GRANT SELECT, INSERT ON \
+                 TABLE {name} TO {role};"
             )
         };
         return Error::env(format!(
