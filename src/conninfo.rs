@@ -682,6 +682,16 @@ fn finish(
             },
         ),
     };
+    // A password file is a file: it can hold what no environment variable can.
+    if let (Some(p), PasswordSource::File { path, line }) = (&password, &password_source)
+        && p.expose().contains('\0')
+    {
+        problems.push(format!(
+            "the password the password file {} gives at line {line} contains a NUL byte, which \
+             PostgreSQL cannot receive: fix that line",
+            output::esc(&path.display().to_string())
+        ));
+    }
     let info = ConnInfo {
         user,
         password,
@@ -820,7 +830,11 @@ mod tests {
     }
 
     fn problems(s: &str) -> Vec<String> {
-        match parse_in(s, &bare()) {
+        problems_in(s, &bare())
+    }
+
+    fn problems_in(s: &str, env: &LibpqEnv) -> Vec<String> {
+        match parse_in(s, env) {
             Ok(_) => panic!("{s} should be invalid"),
             Err(p) => p.problems,
         }
@@ -1072,6 +1086,18 @@ mod tests {
         assert!(
             matches!(&c.sources.password, PasswordSource::None { tried } if tried.contains("no password file"))
         );
+        // A file can hold a NUL byte, which no server can receive: named by its line.
+        let nul = dir.path().join("nul");
+        std::fs::write(&nul, "h:5433:d:u:From\0File-9\n").unwrap();
+        std::fs::set_permissions(&nul, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let env = LibpqEnv {
+            pgpassfile: Some(nul.display().to_string()),
+            ..env
+        };
+        let p = problems_in("postgres://u@h:5433/d", &env);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("at line 1 contains a NUL byte"), "{p:?}");
+        assert!(!p[0].contains("From") && !p[0].contains("File-9"), "{p:?}");
     }
 
     #[test]
