@@ -287,7 +287,7 @@ fn open_checked(
     let (info, mut client, link) = dial.into().finish(cfg)?;
     // Armed before the first query (the backend pid, for the probe, comes with the facts).
     let _early = interrupt::arm(link.session(&client, 0));
-    let first = opening::first(&mut client, &table)?;
+    let first = opening::first(&mut client, &table, want.access())?;
     let armed = interrupt::arm(link.session(&client, first.facts.backend_pid));
     crate::error::set_role(&first.facts.role);
     let next = match want {
@@ -613,7 +613,7 @@ fn with_lock<T>(
         lock::acquire(&mut s.client, key, cfg.wait_for_lock)?;
         // The table as it is now that the lock is held: the pre-flight again, since the
         // session that held the lock may have created or changed it (the rows are read next).
-        let seen = tracking::inspect_seen(&mut s.client, &s.table)?;
+        let seen = tracking::inspect_seen(&mut s.client, &s.table, s.access)?;
         let checked = match s.access {
             Some(access) => tracking::preflight(&s.table, &seen, access, &s.facts.role),
             None => Ok(Shape::Absent),

@@ -26,7 +26,7 @@ use crate::connect::{self, Facts};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::pooler;
-use crate::tracking::{self, Seen, Table};
+use crate::tracking::{self, Access, Seen, Table};
 
 /// What the first message found.
 pub struct First {
@@ -35,16 +35,18 @@ pub struct First {
     pub table: Table,
     /// The table's columns, and the role's privileges on it, as the first message saw them.
     pub seen: Seen,
+    /// What the command does with the table: which privileges were read.
+    pub access: Option<Access>,
 }
 
 /// The facts, the schema that resolves the table, and the table's columns with the role's
 /// privileges on it (for the pre-flight, `tracking::preflight`): one round trip.
-pub fn first(client: &mut Client, table: &Table) -> Result<First> {
+pub fn first(client: &mut Client, table: &Table, access: Option<Access>) -> Result<First> {
     let mut statements = vec![connect::FACTS_SQL.to_string()];
     if table.schema.is_none() {
         statements.push(tracking::CURRENT_SCHEMA_SQL.to_string());
     }
-    statements.push(tracking::shape_sql_of(table));
+    statements.push(tracking::shape_sql_of(table, access));
     let started = Instant::now();
     let mut results = db::batch(client, &statements)
         .map_err(|e| Error::db("reading server facts", &e))?
@@ -58,7 +60,12 @@ pub fn first(client: &mut Client, table: &Table) -> Result<First> {
         table.clone()
     };
     let seen = Seen::from_rows(&results.next().unwrap_or_default());
-    Ok(First { facts, table, seen })
+    Ok(First {
+        facts,
+        table,
+        seen,
+        access,
+    })
 }
 
 /// What the command does next, which decides what the second message carries.
@@ -98,6 +105,9 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
     };
     let mut statements = vec![pooler::POOLER_SQL.to_string()];
     let mut cleanup_sent = false;
+    // An absent table that the command creates: what creating it needs, read with the shape
+    // after the lock (never on the hot path of a table that exists).
+    let creation = !first.seen.exists() && first.access.is_some_and(Access::creates);
     match next {
         Next::Check => {}
         Next::Read => {
@@ -119,8 +129,10 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
             ));
             // The shape again, now that the lock is held: another sentry may have created the
             // table since the first message.
-            statements.push(tracking::shape_sql_of(&first.table));
-            if ours()? {
+            statements.push(tracking::shape_sql_of(&first.table, first.access));
+            if creation {
+                statements.push(tracking::creation_sql(&first.table));
+            } else if ours()? {
                 // Read whether or not the lock was taken: if it was not, these rows are dropped
                 // and read again once it is (see `lock::acquire`).
                 statements.push(tracking::rows_sql(&first.table));
@@ -159,7 +171,13 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
                 .first()
                 .and_then(|r| r.get(0))
                 == Some("t");
-            let seen = Seen::from_rows(&results.next().unwrap_or_default());
+            let mut seen = Seen::from_rows(&results.next().unwrap_or_default());
+            if creation {
+                let read = results.next().unwrap_or_default();
+                if !seen.exists() {
+                    seen = seen.with_creation(&read);
+                }
+            }
             let rows = results.next();
             let now_ours = seen.exists() && first.seen.exists();
             Second {

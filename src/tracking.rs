@@ -199,11 +199,7 @@ const WRITTEN: [&str; 6] = [
     "note",
 ];
 
-/// The columns `repair` updates.
-const REPAIRED: [&str; 2] = ["checksum", "note"];
-
-/// One column of the table as the catalog shows it, with what the session's role may do with
-/// it.
+/// One column of the table as the catalog shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
@@ -211,25 +207,28 @@ pub struct Column {
     pub ty: String,
     /// NOT NULL without a default (nor identity): a row that does not set it fails.
     pub needs_value: bool,
-    /// The role may INSERT into it, UPDATE it (table or column privilege).
-    pub insert: bool,
-    pub update: bool,
 }
 
 /// The tracking table as one catalog read saw it ([`shape_sql_of`]): its columns — none when
-/// it is absent — and what the session's role may do with it, or, when it is absent, whether
-/// the role may create it. Read with the table's shape, so that checking the privileges costs
-/// no round trip of its own.
+/// it is absent — and what the session's role may do with it; when it is absent, what
+/// creating it needs, if that was read too ([`creation_sql`]). Read with the table's shape,
+/// so that checking the privileges costs no round trip of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Seen {
     pub columns: Vec<Column>,
-    /// Table privileges, when it exists.
+    /// When it exists: the role may SELECT from it, and do what the read's [`Access`] writes
+    /// (INSERT, UPDATE or DELETE; true when it writes nothing).
     pub select: bool,
-    pub delete: bool,
-    /// Its owner, for the advice of a refusal.
-    pub owner: Option<String>,
+    pub write: bool,
     /// When it is absent: whether its schema exists, and whether the role may create what
-    /// creating the table needs (the table in that schema, or the schema in the database).
+    /// creating the table needs (the table in that schema, or the schema in the database);
+    /// `None` when not read.
+    pub creation: Option<Creation>,
+}
+
+/// What creating an absent table needs, as [`creation_sql`] read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Creation {
     pub schema_exists: bool,
     pub may_create: bool,
 }
@@ -238,28 +237,28 @@ impl Seen {
     /// From the rows of [`shape_sql_of`], read in text (the simple protocol).
     pub fn from_rows(rows: &[SimpleQueryRow]) -> Seen {
         let flag = |r: &SimpleQueryRow, i: usize| r.get(i) == Some("t");
-        let mut seen = Seen::default();
-        if let Some(r) = rows.first() {
-            seen.select = flag(r, 5);
-            seen.delete = flag(r, 6);
-            seen.owner = r.get(7).map(str::to_string);
-            seen.schema_exists = flag(r, 8);
-            seen.may_create = flag(r, 9);
-        }
-        // An absent table is one row without a column.
-        seen.columns = rows
-            .iter()
-            .filter_map(|r| {
-                Some(Column {
-                    name: r.get(0)?.to_string(),
+        Seen {
+            columns: rows
+                .iter()
+                .map(|r| Column {
+                    name: r.get(0).unwrap_or_default().to_string(),
                     ty: r.get(1).unwrap_or_default().to_string(),
                     needs_value: flag(r, 2),
-                    insert: flag(r, 3),
-                    update: flag(r, 4),
                 })
-            })
-            .collect();
-        seen
+                .collect(),
+            select: rows.first().is_some_and(|r| flag(r, 3)),
+            write: rows.first().is_some_and(|r| flag(r, 4)),
+            creation: None,
+        }
+    }
+
+    /// With what [`creation_sql`] read (its one row).
+    pub fn with_creation(mut self, rows: &[SimpleQueryRow]) -> Seen {
+        self.creation = rows.first().map(|r| Creation {
+            schema_exists: r.get(0) == Some("t"),
+            may_create: r.get(1) == Some("t"),
+        });
+        self
     }
 
     /// The table exists.
@@ -297,40 +296,52 @@ impl Access {
     }
 
     /// Whether the command creates the table when it is absent.
-    fn creates(self) -> bool {
+    pub fn creates(self) -> bool {
         matches!(self, Access::Insert | Access::Update)
     }
 }
 
-/// The catalog query for the table's columns and the role's privileges on it, as one statement
-/// without parameters (for a [`crate::db::batch`]; [`Seen::from_rows`] reads it). One row per
-/// column, or a single row without a column when the table is absent. The privileges come
-/// from the server's own checks (`has_table_privilege`, `has_column_privilege`), so that
-/// grants through role membership and column grants count as they do when the row is written;
-/// what creating an absent table needs is only looked up when it is absent.
-pub fn shape_sql_of(table: &Table) -> String {
-    let namespace = match &table.schema {
-        Some(s) => literal(&quote_ident(s)),
-        None => "quote_ident(current_schema())".to_string(),
+/// The catalog query for the table's columns (one row each, none when it is absent) and, for
+/// what `access` does with the table, the role's privileges on it, as one statement without
+/// parameters (for a [`crate::db::batch`]; [`Seen::from_rows`] reads it). The privileges are
+/// the server's own checks, so that grants through role membership count as they do when the
+/// row is written; INSERT and UPDATE count column grants too (`has_any_column_privilege`: a
+/// grant on only some columns passes here, and the row's own failure says the rest). The
+/// statement keeps the plain shape of the catalog read it extends (a join, or each function
+/// looked up that the command does not need, costs a new backend catalog reads on the
+/// deploy's hot path); the privilege checks are per row, on values the executor has at hand.
+pub fn shape_sql_of(table: &Table, access: Option<Access>) -> String {
+    let select = match access {
+        Some(_) => "has_table_privilege(a.attrelid, 'SELECT')",
+        None => "NULL",
+    };
+    let write = match access {
+        Some(Access::Insert) => "has_any_column_privilege(a.attrelid, 'INSERT')",
+        Some(Access::Update) => "has_any_column_privilege(a.attrelid, 'UPDATE')",
+        Some(Access::Delete) => "has_table_privilege(a.attrelid, 'DELETE')",
+        Some(Access::Read) | None => "true",
     };
     format!(
         "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
-         a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', \
-         t.ins OR has_column_privilege(t.r, a.attnum, 'INSERT'), \
-         t.upd OR has_column_privilege(t.r, a.attnum, 'UPDATE'), \
-         t.sel, t.del, t.owner, t.n IS NOT NULL, t.creatable \
-         FROM (SELECT r, n, has_table_privilege(r, 'SELECT') AS sel, \
-                      has_table_privilege(r, 'INSERT') AS ins, \
-                      has_table_privilege(r, 'UPDATE') AS upd, \
-                      has_table_privilege(r, 'DELETE') AS del, \
-                      (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = r) AS owner, \
-                      CASE WHEN r IS NULL THEN CASE WHEN n IS NULL \
-                           THEN has_database_privilege(current_database(), 'CREATE') \
-                           ELSE has_schema_privilege(n, 'CREATE') END END AS creatable \
-               FROM (SELECT to_regclass({}) AS r, to_regnamespace({namespace}) AS n) x) t \
-         LEFT JOIN pg_attribute a ON a.attrelid = t.r AND a.attnum > 0 AND NOT a.attisdropped \
-         ORDER BY a.attnum",
+         a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', {select}, {write} \
+         FROM pg_attribute a \
+         WHERE a.attrelid = to_regclass({}) AND a.attnum > 0 AND NOT a.attisdropped",
         table.regclass_sql()
+    )
+}
+
+/// For a table found absent, what creating it needs (one row, for [`Seen::with_creation`]):
+/// whether its schema exists, and whether the role may create the table there — or, for a
+/// schema that does not exist, the schema in the database. Sent only after a read found the
+/// table absent, so that a deploy to an existing table never pays for it. `table` is resolved.
+pub fn creation_sql(table: &Table) -> String {
+    let schema = table.schema.as_deref().unwrap_or("public");
+    format!(
+        "SELECT n IS NOT NULL, CASE WHEN n IS NULL \
+         THEN has_database_privilege(current_database(), 'CREATE') \
+         ELSE has_schema_privilege(n, 'CREATE') END \
+         FROM (SELECT to_regnamespace({}) AS n) x",
+        literal(&quote_ident(schema))
     )
 }
 
@@ -340,19 +351,31 @@ pub fn literal(text: &str) -> String {
     format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
-/// Reads the table's shape and the role's privileges on it (one round trip).
-pub fn inspect_seen(client: &mut impl GenericClient, table: &Table) -> Result<Seen> {
-    let rows = crate::db::batch(client, &[shape_sql_of(table)])
-        .map_err(|e| Error::db("inspecting the tracking table", &e))?;
-    Ok(Seen::from_rows(
-        rows.first().map(Vec::as_slice).unwrap_or_default(),
-    ))
+/// Reads the table's shape and, for `access`, the role's privileges on it — and when it is
+/// absent and `access` creates it, what creating it needs (one round trip).
+pub fn inspect_seen(
+    client: &mut impl GenericClient,
+    table: &Table,
+    access: Option<Access>,
+) -> Result<Seen> {
+    let mut statements = vec![shape_sql_of(table, access)];
+    if access.is_some_and(Access::creates) {
+        statements.push(creation_sql(table));
+    }
+    let mut rows = crate::db::batch(client, &statements)
+        .map_err(|e| Error::db("inspecting the tracking table", &e))?
+        .into_iter();
+    let seen = Seen::from_rows(&rows.next().unwrap_or_default());
+    Ok(match rows.next() {
+        Some(creation) if !seen.exists() => seen.with_creation(&creation),
+        _ => seen,
+    })
 }
 
 /// Looks the table up (one round trip) and checks that it has our shape. A table of another
 /// shape is refused (exit 6) with a hint to use `--table`.
 pub fn inspect(client: &mut impl GenericClient, table: &Table) -> Result<Shape> {
-    shape(table, &inspect_seen(client, table)?)
+    shape(table, &inspect_seen(client, table, None)?)
 }
 
 /// [`inspect`]'s verdict on what was seen, however it was read: our columns with our types,
@@ -467,11 +490,16 @@ pub fn preflight(table: &Table, seen: &Seen, access: Access, role: &str) -> Resu
     let role_sql = quote_if_needed(role);
     let name = sql_name(table);
     if shape == Shape::Absent {
-        if !access.creates() || seen.may_create {
+        // Not read yet (the first message never asks, see `opening`): checked on the read that
+        // follows, before anything is created.
+        let Some(creation) = seen.creation.filter(|_| access.creates()) else {
+            return Ok(shape);
+        };
+        if creation.may_create {
             return Ok(shape);
         }
         let schema = quote_if_needed(table.schema.as_deref().unwrap_or("public"));
-        let (lacks, grant) = if seen.schema_exists {
+        let (lacks, grant) = if creation.schema_exists {
             (
                 format!("CREATE on the schema {schema}"),
                 format!("GRANT CREATE ON SCHEMA {schema} TO {role_sql};"),
@@ -495,19 +523,7 @@ pub fn preflight(table: &Table, seen: &Seen, access: Access, role: &str) -> Resu
     }
     let mut purpose = "to read the migration history";
     if let Some((privilege, why)) = access.writes() {
-        // INSERT and UPDATE may be granted on columns: the ones the sentry writes count.
-        let held = match access {
-            Access::Insert => seen
-                .columns
-                .iter()
-                .all(|c| c.insert || !WRITTEN.contains(&c.name.as_str())),
-            Access::Update => seen
-                .columns
-                .iter()
-                .all(|c| c.update || !REPAIRED.contains(&c.name.as_str())),
-            Access::Delete => seen.delete,
-            Access::Read => true,
-        };
+        let held = seen.write;
         if !held {
             missing.push(privilege);
             purpose = why;
@@ -517,14 +533,10 @@ pub fn preflight(table: &Table, seen: &Seen, access: Access, role: &str) -> Resu
         return Ok(shape);
     }
     let list = missing.join(", ");
-    let owner = match &seen.owner {
-        Some(o) => format!("its owner, {}, or a superuser", quote_if_needed(o)),
-        None => "its owner or a superuser".to_string(),
-    };
     Err(Error::env(format!(
         "the database role {role_sql} lacks {list} on the tracking table {}, which the sentry \
-         needs {purpose}. Nothing was changed. Fix, as {owner}: GRANT {list} ON TABLE {name} TO \
-         {role_sql};",
+         needs {purpose}. Nothing was changed. Fix, as its owner or a superuser: GRANT {list} ON \
+         TABLE {name} TO {role_sql};",
         table.qualified
     )))
 }
@@ -1191,8 +1203,8 @@ mod tests {
         );
     }
 
-    /// Our table as the catalog shows it to a role with `privileges` on every column.
-    fn ours(insert: bool, update: bool) -> Seen {
+    /// Our table as the catalog shows it to a role that may read it, and write it if `write`.
+    fn ours(write: bool) -> Seen {
         let not_null = ["version", "execution_time_ms", "checksum"];
         Seen {
             columns: COLUMNS
@@ -1201,15 +1213,11 @@ mod tests {
                     name: name.to_string(),
                     ty: ty.to_string(),
                     needs_value: not_null.contains(name),
-                    insert,
-                    update,
                 })
                 .collect(),
             select: true,
-            delete: false,
-            owner: Some("app".into()),
-            schema_exists: true,
-            may_create: false,
+            write,
+            creation: None,
         }
     }
 
@@ -1224,7 +1232,7 @@ mod tests {
             .unwrap()
             .resolved_in(Some("public".into()))
             .unwrap();
-        let read_only = ours(false, false);
+        let read_only = ours(false);
         assert_eq!(
             preflight(&t, &read_only, Access::Read, "reader").unwrap(),
             Shape::Ours
@@ -1242,20 +1250,11 @@ mod tests {
                 )),
                 "{text}"
             );
-            assert!(text.contains("its owner, app,"), "{text}");
+            assert!(preflight(&t, &ours(true), access, "reader").is_ok());
         }
-        let writer = ours(true, true);
-        assert!(preflight(&t, &writer, Access::Insert, "reader").is_ok());
-        assert!(preflight(&t, &writer, Access::Update, "reader").is_ok());
-        // Column grants count for the columns written; `applied_at` is not written.
-        let mut columns_only = ours(false, false);
-        for c in &mut columns_only.columns {
-            c.insert = WRITTEN.contains(&c.name.as_str());
-        }
-        assert!(preflight(&t, &columns_only, Access::Insert, "reader").is_ok());
         let no_select = Seen {
             select: false,
-            ..writer.clone()
+            ..ours(true)
         };
         let (code, text) = refusal(preflight(&t, &no_select, Access::Read, "Odd Role"));
         assert_eq!(code, 3);
@@ -1263,49 +1262,73 @@ mod tests {
             text.contains("GRANT SELECT ON TABLE public.schema_migrations TO \"Odd Role\";"),
             "{text}"
         );
+        let (_, text) = refusal(preflight(
+            &t,
+            &Seen {
+                write: false,
+                ..no_select
+            },
+            Access::Insert,
+            "r",
+        ));
+        assert!(text.contains("GRANT SELECT, INSERT ON TABLE"), "{text}");
     }
 
     #[test]
     fn an_absent_table_needs_what_creating_it_needs_only_where_it_is_created() {
         let t = Table::parse("ops.sentry").unwrap();
-        let absent = Seen {
-            schema_exists: true,
+        let absent = |schema_exists, may_create| Seen {
+            creation: Some(Creation {
+                schema_exists,
+                may_create,
+            }),
             ..Seen::default()
         };
         assert_eq!(
-            preflight(&t, &absent, Access::Read, "app").unwrap(),
+            preflight(&t, &absent(true, false), Access::Read, "app").unwrap(),
             Shape::Absent
         );
-        assert!(preflight(&t, &absent, Access::Delete, "app").is_ok());
-        let (code, text) = refusal(preflight(&t, &absent, Access::Insert, "app"));
+        assert!(preflight(&t, &absent(true, false), Access::Delete, "app").is_ok());
+        let (code, text) = refusal(preflight(&t, &absent(true, false), Access::Insert, "app"));
         assert_eq!(code, 3);
         assert!(
             text.contains("GRANT CREATE ON SCHEMA ops TO app;"),
             "{text}"
         );
-        let no_schema = Seen::default();
-        let (_, text) = refusal(preflight(&t, &no_schema, Access::Update, "app"));
+        let (_, text) = refusal(preflight(&t, &absent(false, false), Access::Update, "app"));
         assert!(
             text.contains("CREATE SCHEMA ops AUTHORIZATION app;"),
             "{text}"
         );
-        let creatable = Seen {
-            may_create: true,
-            ..Seen::default()
-        };
-        assert!(preflight(&t, &creatable, Access::Insert, "app").is_ok());
+        assert!(preflight(&t, &absent(false, true), Access::Insert, "app").is_ok());
+        // Not read yet: the read after the lock tells.
+        assert!(preflight(&t, &Seen::default(), Access::Insert, "app").is_ok());
+    }
+
+    #[test]
+    fn only_what_the_command_needs_is_asked_of_the_server() {
+        let t = Table::parse("schema_migrations").unwrap();
+        let sql = |a| shape_sql_of(&t, a);
+        assert!(!sql(None).contains("privilege"), "{}", sql(None));
+        assert!(!sql(Some(Access::Read)).contains("'INSERT'"));
+        assert!(
+            sql(Some(Access::Insert)).contains("has_any_column_privilege(a.attrelid, 'INSERT')")
+        );
+        assert!(sql(Some(Access::Delete)).contains("has_table_privilege(a.attrelid, 'DELETE')"));
+        assert!(!sql(Some(Access::Insert)).contains("CREATE"));
+        // A schema may not exist: looked up, never passed by name (which would fail).
+        let ops = Table::parse("ops.t").unwrap();
+        assert!(creation_sql(&ops).contains("to_regnamespace(E'\"ops\"')"));
     }
 
     #[test]
     fn a_not_null_column_without_default_the_row_does_not_set_makes_the_table_not_ours() {
         let t = Table::parse("public.schema_migrations").unwrap();
-        let mut seen = ours(true, true);
+        let mut seen = ours(true);
         seen.columns.push(Column {
             name: "ticket".into(),
             ty: "text".into(),
             needs_value: true,
-            insert: true,
-            update: true,
         });
         let (code, text) = refusal(preflight(&t, &seen, Access::Read, "app"));
         assert_eq!(code, 6, "{text}");
@@ -1315,13 +1338,13 @@ mod tests {
         );
         assert!(text.contains("--table"), "{text}");
         // Ours without its default is not ours either: the row leaves applied_at to it.
-        let mut seen = ours(true, true);
+        let mut seen = ours(true);
         seen.columns[1].needs_value = true;
         let (code, text) = refusal(shape(&t, &seen));
         assert_eq!(code, 6);
         assert!(text.contains("column applied_at is NOT NULL"), "{text}");
         // A NOT NULL column the row sets is fine.
-        assert_eq!(shape(&t, &ours(true, true)).unwrap(), Shape::Ours);
+        assert_eq!(shape(&t, &ours(true)).unwrap(), Shape::Ours);
     }
 
     #[test]
