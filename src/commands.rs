@@ -297,8 +297,11 @@ fn open_checked(
     };
     // The pre-flight (SPEC §5.1), on what the first message saw: before the lock is taken and
     // before anything is read or changed, the table must be ours and the role allowed what the
-    // command will do with it.
-    if let Some(access) = want.access() {
+    // command will do with it. Not on a standby or a read-only session, which a writing
+    // command is refused for below: no GRANT can be run there.
+    let writes_where_it_cannot =
+        matches!(want, Want::Lock(_)) && (first.facts.in_recovery || first.facts.read_only);
+    if let Some(access) = want.access().filter(|_| !writes_where_it_cannot) {
         tracking::preflight(&first.table, &first.seen, access, &first.facts.role)?;
     }
     let started = Instant::now();
