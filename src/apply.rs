@@ -240,8 +240,9 @@ fn blockers(client: &mut Client, attempt_started: Instant) -> String {
 /// the migration is sent at all; (2) the migration's SQL, first in its message, so that the
 /// server's positions in it are its own, followed by a savepoint that tells, should the message
 /// fail, whether the migration's SQL or the sentry's statements did ([`Part`]), the tracking
-/// row, `COMMIT` and the check of what the migration left in the session ([`finish`]). The statements of (1) and (2) that
-/// are the same for every migration are prepared once per run ([`Prepared`]). A migration
+/// row, `COMMIT` and the check of what the migration left in the session ([`finish`]). The
+/// statements of (1) and (2) that are the same for every migration are prepared once per run
+/// ([`Prepared`]). A migration
 /// whose text could change a setting or remove the prepared statements, or that the lexer
 /// cannot prove ends at the top level ([`Prepared::may_follow`]), is sent alone and finished
 /// by a third message.
@@ -354,7 +355,8 @@ fn apply_in_transaction(
         }
         Err(err) => {
             // Which part of the message failed: the migration's SQL, or the statements the
-            // sentry sent after it (SPEC §5.1: their failure is never the migration's).
+            // sentry sent after it (their failure is never the migration's: on call would be
+            // sent to the wrong file).
             let part = if together {
                 tx.failed_part(&err)
             } else {

@@ -295,7 +295,7 @@ fn open_checked(
         Want::Read => Next::Read,
         Want::Lock(_) => Next::Lock(cfg.lock_key.unwrap_or_else(|| first.table.lock_key())),
     };
-    // The pre-flight (SPEC §5.1), on what the first message saw: before the lock is taken and
+    // The pre-flight, on what the first message saw: before the lock is taken and
     // before anything is read or changed, the table must be ours and the role allowed what the
     // command will do with it. Not on a standby or a read-only session, which a writing
     // command is refused for below: no GRANT can be run there.

@@ -241,10 +241,15 @@ impl StatementFailure {
         if self.at_commit {
             write!(
                 f,
-                "\n    raised when its transaction committed: a deferred constraint or trigger{}",
+                "\n    raised when its transaction committed{}{}",
+                if self.sqlstate.starts_with("23") {
+                    ": a deferred constraint"
+                } else {
+                    ""
+                },
                 if self.line.is_some() {
-                    " (the line above broke it, found by replaying the migration with every \
-                     constraint immediate, rolled back)"
+                    " (the line above is where a replay of the migration with every constraint \
+                     immediate, rolled back, failed)"
                 } else {
                     ""
                 }
@@ -821,6 +826,30 @@ mod tests {
             "{}",
             &huge[huge.len() - 40..]
         );
+    }
+
+    #[test]
+    fn a_failure_at_commit_says_so_and_where_the_replay_found_it() {
+        let mut f = StatementFailure {
+            version: "0002_b".into(),
+            file: "m/0002_b.sql".into(),
+            sqlstate: "23503".into(),
+            message: "violates foreign key constraint".into(),
+            at_commit: true,
+            ..StatementFailure::default()
+        };
+        let text = f.to_string();
+        assert!(
+            text.contains("raised when its transaction committed: a deferred constraint\n"),
+            "{text}"
+        );
+        f.line = Some(2);
+        f.sql_line = Some("INSERT INTO b VALUES (1, 42);".into());
+        let text = f.to_string();
+        assert!(text.contains("at m/0002_b.sql:2\n"), "{text}");
+        assert!(text.contains("the line above is where a replay"), "{text}");
+        f.sqlstate = "40001".into();
+        assert!(!f.to_string().contains("deferred"), "{}", f);
     }
 
     #[test]

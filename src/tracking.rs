@@ -380,7 +380,8 @@ pub fn inspect(client: &mut impl GenericClient, table: &Table) -> Result<Shape> 
 
 /// [`inspect`]'s verdict on what was seen, however it was read: our columns with our types,
 /// and no other column that a row written by the sentry would leave NULL against a NOT NULL
-/// (SPEC §5.1: such a table is not ours). Otherwise exit 6 with a hint to use `--table`.
+/// (such a table is not the sentry's: its rows cannot be written). Otherwise exit 6 with a
+/// hint to use `--table`.
 pub fn shape(table: &Table, seen: &Seen) -> Result<Shape> {
     let found = &seen.columns;
     if found.is_empty() {
@@ -480,10 +481,11 @@ pub fn quote_if_needed(ident: &str) -> String {
     }
 }
 
-/// The pre-flight of a command that uses the table with `access` (SPEC §5.1), on what one
+/// The pre-flight of a command that uses the table with `access`, on what one
 /// catalog read saw, before anything is changed: the table must be ours ([`shape`], exit 6)
 /// and the role must be allowed what the command will do — SELECT, and INSERT, UPDATE or
-/// DELETE — or, when the table is absent and the command creates it, to create it (exit 3,
+/// DELETE — or, when the table is absent and the command creates it, to create it, once that
+/// was read ([`creation_sql`]) (exit 3,
 /// with the GRANT that fixes it). `role` is the session's `current_user`.
 pub fn preflight(table: &Table, seen: &Seen, access: Access, role: &str) -> Result<Shape> {
     let shape = shape(table, seen)?;
@@ -959,7 +961,7 @@ pub fn refers_to(table: &Table, err: &postgres::Error) -> bool {
 }
 
 /// The error of the sentry's own tracking-row INSERT, wherever it was sent — never a
-/// migration's failure (SPEC §5.1). The guard's failure is a migration that changed the table
+/// migration's failure. The guard's failure is a migration that changed the table
 /// (exit 6); a privilege refusal is exit 3 with what fixes it (a REVOKE or a row-level security
 /// policy since the pre-flight); a constraint of the table that the row breaks (a NOT NULL
 /// column without a default, a CHECK, a foreign key, added by hand or by another tool) makes
