@@ -1016,11 +1016,12 @@ pub fn row_failed(
                  the trigger, or let it pass the sentry's rows."
             )
         } else {
-            // The pre-flight saw the privilege: it was revoked since the run started.
+            // The pre-flight saw INSERT on the table or on some of its columns.
             format!(
-                "The role had the privilege when the run started (checked before any change): \
-                 it was revoked since. Fix, as its owner or a superuser: GRANT SELECT, INSERT ON \
-                 TABLE {name} TO {role};"
+                "The role had INSERT on the table, or on some of its columns, when the run \
+                 started (checked before any change): it was revoked since, or does not cover \
+                 every column the row writes. Fix, as its owner or a superuser: GRANT SELECT, \
+                 INSERT ON TABLE {name} TO {role};"
             )
         };
         return Error::env(format!(

@@ -459,3 +459,25 @@ fn a_privilege_revoked_while_the_migration_runs_is_exit_3_and_the_grant_fixes_it
     run_as(&project, &url, &["run"]).assert_code(0);
     assert_eq!(versions(&db), ["0001_a", "0002_b"]);
 }
+
+/// INSERT granted on only some of the table's columns passes the pre-flight (which never refuses
+/// what might work) and fails at the row: exit 3, the sentry's, with the GRANT, never the
+/// migration's; nothing committed.
+#[test]
+fn insert_on_only_some_columns_is_exit_3_at_the_row_with_the_grant() {
+    let project = Project::new();
+    let db = cluster().create_db();
+    applied_once(&project, &db);
+    let (role, url) = other_role(&db, "SELECT, INSERT (version)");
+    let out = run_as(&project, &url, &["run"]);
+    out.assert_code(3);
+    assert_has(&out, "could not write the row of 0002_b");
+    assert_has(&out, "does not cover every column the row writes");
+    assert_has(
+        &out,
+        &format!("GRANT SELECT, INSERT ON TABLE public.schema_migrations TO {role};"),
+    );
+    not_blamed_on(&out, "0002_b");
+    assert!(!exists(&db, "public.b"));
+    assert_eq!(versions(&db), ["0001_a"]);
+}
