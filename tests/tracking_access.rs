@@ -481,3 +481,42 @@ fn insert_on_only_some_columns_is_exit_3_at_the_row_with_the_grant() {
     assert!(!exists(&db, "public.b"));
     assert_eq!(versions(&db), ["0001_a"]);
 }
+
+/// `--table SCHEMA.NAME`: a schema that does not exist needs CREATE on the database to be
+/// created, and the refusal says how to create it instead; one that exists needs only CREATE on
+/// it (`CREATE SCHEMA IF NOT EXISTS` alone would want CREATE on the database too).
+#[test]
+fn a_table_in_its_own_schema_needs_only_what_creating_it_there_needs() {
+    let project = Project::new();
+    let db = cluster().create_db();
+    project.write_migration("0001_a", "CREATE TABLE a (id int);\n");
+    let (role, url) = other_role(&db, "");
+    let args = ["run", "--table", "ops.sentry_migrations"];
+    let out = run_as(&project, &url, &args);
+    out.assert_code(3);
+    assert_has(&out, "CREATE on the database, to create the schema ops");
+    assert_has(&out, &format!("CREATE SCHEMA ops AUTHORIZATION {role};"));
+    assert!(!exists(&db, "public.a"));
+    // The fix as printed: the schema, made by the owner for the role.
+    db.execute(&printed_fix(&out, "CREATE SCHEMA ops"));
+    run_as(&project, &url, &args).assert_code(0);
+    assert!(exists(&db, "ops.sentry_migrations"));
+
+    // A schema that exists, the role allowed to create in it and nothing more.
+    let project = Project::new();
+    let db = cluster().create_db();
+    project.write_migration("0001_a", "CREATE TABLE a (id int);\n");
+    let (role, url) = other_role(&db, "");
+    db.execute(&format!(
+        "CREATE SCHEMA ops; GRANT USAGE, CREATE ON SCHEMA ops TO {role}"
+    ));
+    assert_eq!(
+        db.query_one_string(&format!(
+            "SELECT has_database_privilege('{role}', current_database(), 'CREATE')::text"
+        )),
+        "false"
+    );
+    run_as(&project, &url, &args).assert_code(0);
+    assert!(exists(&db, "ops.sentry_migrations"));
+    assert!(exists(&db, "public.a"));
+}
