@@ -248,9 +248,11 @@ fn blockers(client: &mut Client, attempt_started: Instant) -> String {
 /// Two messages, the deploy's hot path (issue #12): (1) `BEGIN`, the timeouts, the
 /// transaction's advisory lock and the re-check ([`begin_sql`]), whose answer decides whether
 /// the migration is sent at all; (2) the migration's SQL, first in its message, so that the
-/// server's positions in it are its own, followed by the tracking row, `COMMIT` and the check
-/// of what the migration left in the session ([`finish`]). The statements of (1) and (2) that
-/// are the same for every migration are prepared once per run ([`Prepared`]). A migration
+/// server's positions in it are its own, followed by a savepoint that tells, should the message
+/// fail, whether the migration's SQL or the sentry's statements did ([`Part`]), the tracking
+/// row, `COMMIT` and the check of what the migration left in the session ([`finish`]). The
+/// statements of (1) and (2) that are the same for every migration are prepared once per run
+/// ([`Prepared`]). A migration
 /// whose text could change a setting or remove the prepared statements, or that the lexer
 /// cannot prove ends at the top level ([`Prepared::may_follow`]), is sent alone and finished
 /// by a third message.
@@ -330,11 +332,25 @@ fn apply_in_transaction(
                     let time = row.execution_time_ms.to_string();
                     let statements = finish(table, m, prepared, &row, &time);
                     crate::interrupt::tick(&format!("committing {}", m.version));
-                    let results = crate::db::batch(tx.client, &statements)
-                        .map_err(|e| finish_error(table, m, &row, &e))?;
-                    tx.committed();
-                    // The last result: the session's settings.
-                    results.into_iter().next_back().unwrap_or_default()
+                    match crate::db::batch(tx.client, &statements) {
+                        Ok(results) => {
+                            tx.committed();
+                            // The last result: the session's settings.
+                            results.into_iter().next_back().unwrap_or_default()
+                        }
+                        Err(e) => {
+                            // The migration's SQL ran: the row, its COMMIT or the check failed.
+                            let part = tx.failed_part(&e);
+                            tx.rollback();
+                            drop(tx);
+                            return Err(match part {
+                                Some(part) => {
+                                    after_the_sql(client, table, m, s, prepared, &row, part, &e)?
+                                }
+                                None => finish_error(table, m, &row, &e),
+                            });
+                        }
+                    }
                 }
             };
             prepared
@@ -348,28 +364,40 @@ fn apply_in_transaction(
             })
         }
         Err(err) => {
+            // Which part of the message failed: the migration's SQL, or the statements the
+            // sentry sent after it (their failure is never the migration's: on call would be
+            // sent to the wrong file).
+            let part = if together {
+                tx.failed_part(&err)
+            } else {
+                Some(Part::Migration)
+            };
             // Dropping the transaction would roll back too; say it explicitly. (When the
             // message carried the COMMIT and the error came after it, there is nothing left
-            // to roll back: the server only warns.)
+            // to roll back.)
             tx.rollback();
             drop(tx);
             statement_error(&err, &m.version, "applying")?;
             let mut err = err;
             if together {
                 let row = m.row(started.elapsed(), None);
-                if tracking::guard_failed(&err) {
-                    return Err(tracking::table_changed(table, &row));
-                }
-                // Only the settings check runs after the COMMIT: if the row is there, that is
-                // what failed, and the migration is applied.
-                if is_recorded(client, table, prepared, &m.version)? {
-                    return Err(Error::db(
-                        format!(
-                            "checking the session settings after {} committed (it is applied)",
-                            m.version
-                        ),
-                        &err,
-                    ));
+                match part {
+                    Some(Part::Migration) => {}
+                    Some(part) => {
+                        return Err(after_the_sql(
+                            client, table, m, s, prepared, &row, part, &err,
+                        )?);
+                    }
+                    // The marker could not be read (never expected): judged by the error and
+                    // the table alone.
+                    None => {
+                        if tracking::guard_failed(&err) {
+                            return Err(tracking::table_changed(table, &row));
+                        }
+                        if is_recorded(client, table, prepared, &m.version)? {
+                            return Err(settings_check_failed(m, &err));
+                        }
+                    }
                 }
                 if let Some(own) = beyond_the_file(client, m, s, &err) {
                     err = own;
@@ -396,9 +424,15 @@ fn apply_in_transaction(
     }
 }
 
-/// The statements that finish a migration after its SQL: the tracking row (as the sentry's own
-/// role, when the migration could have changed it), `COMMIT`, and the check of the session's
-/// settings. `time`: the row's execution time, a number or an SQL expression.
+/// The savepoint [`finish`]'s statements start with: on the failure path, whether it exists
+/// tells which part of the message failed ([`Open::failed_part`]). A migration cannot take it
+/// for its own: a transactional migration may not use `SAVEPOINT` (and dynamic SQL cannot).
+const MARKER: &str = "migration_sentry_row";
+
+/// The statements that finish a migration after its SQL: the marker savepoint ([`MARKER`]),
+/// the tracking row (as the sentry's own role, when the migration could have changed it),
+/// `COMMIT`, and the check of the session's settings. `time`: the row's execution time, a
+/// number or an SQL expression.
 fn finish(
     table: &Table,
     m: &Loaded<'_>,
@@ -406,7 +440,8 @@ fn finish(
     row: &NewRow<'_>,
     time: &str,
 ) -> Vec<String> {
-    let mut statements = Vec::with_capacity(4);
+    let mut statements = Vec::with_capacity(5);
+    statements.push(format!("SAVEPOINT {MARKER}"));
     if crate::session::may_set(&m.sql) {
         // Only a migration that could have changed the role needs it reset for the row (one
         // that changed it through a function it calls, with no SET in its text, at worst makes
@@ -437,7 +472,68 @@ fn finished(
     (recorded && commit.is_empty()).then_some(settings)
 }
 
-/// The error of the message that finishes a migration sent alone.
+/// Which part of a message that carried a migration's SQL and [`finish`]'s statements failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The migration's own SQL.
+    Migration,
+    /// A statement of the sentry's before the `COMMIT`: the role reset or the tracking row.
+    Row,
+    /// The `COMMIT` (a deferred constraint or trigger of the migration, or of the table), or
+    /// the settings check after it.
+    Commit,
+}
+
+/// The report of a failure in the sentry's statements after a migration's SQL had run: its
+/// row (exit 3, 6 or 1, never at the migration's line: see [`tracking::row_failed`]), the
+/// settings check after the COMMIT (the migration is applied: exit 1), or the COMMIT itself —
+/// the migration's, when a deferred constraint or trigger it set up fails there (exit 7,
+/// located by a replay with its constraints immediate), unless the error names the tracking
+/// table. `Err` only when the session broke while finding out.
+#[allow(clippy::too_many_arguments)]
+fn after_the_sql(
+    client: &mut Client,
+    table: &Table,
+    m: &Loaded<'_>,
+    s: &Settings,
+    prepared: &Prepared<'_>,
+    row: &NewRow<'_>,
+    part: Part,
+    err: &postgres::Error,
+) -> Result<Error> {
+    const ROLLED_BACK: &str = "the migration was rolled back with it: nothing of it was committed";
+    match part {
+        Part::Migration | Part::Row => Ok(tracking::row_failed(table, row, err, Some(ROLLED_BACK))),
+        // Only the settings check runs after the COMMIT: if the row is there, that is what
+        // failed, and the migration is applied.
+        Part::Commit if is_recorded(client, table, prepared, &m.version)? => {
+            Ok(settings_check_failed(m, err))
+        }
+        Part::Commit if tracking::refers_to(table, err) => {
+            Ok(tracking::row_failed(table, row, err, Some(ROLLED_BACK)))
+        }
+        Part::Commit => {
+            let located = locate(client, &m.script(), s, true);
+            let mut f = describe(&m.script(), err, located.as_ref());
+            f.at_commit = true;
+            Ok(Error::MigrationFailed(Box::new(f)))
+        }
+    }
+}
+
+/// The error of the settings check that runs after a migration committed.
+fn settings_check_failed(m: &Loaded<'_>, err: &postgres::Error) -> Error {
+    Error::db(
+        format!(
+            "checking the session settings after {} committed (it is applied)",
+            m.version
+        ),
+        err,
+    )
+}
+
+/// The error of the message that finishes a migration sent alone, when which of its parts
+/// failed could not be told.
 fn finish_error(table: &Table, m: &Loaded<'_>, row: &NewRow<'_>, e: &postgres::Error) -> Error {
     if tracking::guard_failed(e) {
         return tracking::table_changed(table, row);
@@ -556,6 +652,33 @@ impl<'c> Open<'c> {
     fn committed(&mut self) {
         self.open = false;
     }
+
+    /// After `err` ended a message that carried [`finish`]'s statements, which part of it
+    /// failed: whether the transaction is still open, and whether [`MARKER`] exists in it
+    /// (one round trip, on the failure path only). `None` when it cannot be told (the session
+    /// broke, or the run is being interrupted).
+    fn failed_part(&mut self, err: &postgres::Error) -> Option<Part> {
+        if crate::error::connection_lost(err) || crate::interrupt::stopping() {
+            return None;
+        }
+        let probe = self
+            .client
+            .batch_execute(&format!("ROLLBACK TO SAVEPOINT {MARKER}"));
+        match probe {
+            // The marker exists: the migration's SQL had run.
+            Ok(()) => Some(Part::Row),
+            Err(e) => match e.as_db_error().map(|db| db.code().code()) {
+                // savepoint does not exist: the migration's SQL failed before it.
+                Some("3B001") => Some(Part::Migration),
+                // No transaction: the COMMIT ended it (failed, or succeeded before the check).
+                Some("25P01") => {
+                    self.open = false;
+                    Some(Part::Commit)
+                }
+                _ => None,
+            },
+        }
+    }
 }
 
 impl Drop for Open<'_> {
@@ -578,7 +701,7 @@ pub(crate) fn failure(
         return e;
     }
     let located = if err_position(err).is_none() {
-        locate(client, script, s)
+        locate(client, script, s, false)
     } else {
         None
     };
@@ -1201,8 +1324,15 @@ pub(crate) fn err_position(err: &postgres::Error) -> Option<&ErrorPosition> {
 
 /// When the server gave no position, finds the failing statement by replaying the migration
 /// statement by statement in a transaction that is always rolled back. Only on the failure
-/// path, and only for migrations of more than one statement.
-fn locate<'m>(client: &mut Client, m: &Script<'m>, s: &Settings) -> Option<Statement<'m>> {
+/// path, and only for migrations of more than one statement. `immediate`: for a failure at
+/// COMMIT, the replay first makes every deferred constraint and trigger immediate, so that it
+/// fails at the statement that broke one.
+fn locate<'m>(
+    client: &mut Client,
+    m: &Script<'m>,
+    s: &Settings,
+    immediate: bool,
+) -> Option<Statement<'m>> {
     let mut statements = sql_split::split(m.sql).ok()?;
     if statements.len() <= 1 {
         return statements.pop();
@@ -1213,6 +1343,9 @@ fn locate<'m>(client: &mut Client, m: &Script<'m>, s: &Settings) -> Option<State
     );
     let mut tx = client.transaction().ok()?;
     set_timeouts(&mut tx, s, Some(false)).ok()?;
+    if immediate {
+        tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE").ok()?;
+    }
     let mut found = None;
     let _long = crate::interrupt::long(&format!("locating the failure in {}", m.version)).ok()?;
     for st in statements {

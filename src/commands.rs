@@ -24,7 +24,7 @@ use crate::prepared::Prepared;
 use crate::rollback::{self, Target};
 use crate::schema::{self, CheckResult, Requirement};
 use crate::session::Baseline;
-use crate::tracking::{self, Shape, Table};
+use crate::tracking::{self, Access, Shape, Table};
 use crate::{contents, interrupt, invalid_index, lint, lock, output, redact, tls};
 
 /// Runs one command.
@@ -183,6 +183,8 @@ struct Session {
     locked: Option<i64>,
     /// The tracking table as the opening exchange read it, for the command's first read.
     preloaded: Option<Preloaded>,
+    /// What the command does with the tracking table (its pre-flight's measure).
+    access: Option<Access>,
     /// Signals, `--timeout` and the watchdog can cancel what `client` runs (SPEC §5.7).
     _armed: interrupt::Armed,
 }
@@ -195,8 +197,20 @@ enum Want {
     Nothing,
     /// Read it without the lock (`status`, `--dry-run`).
     Read,
-    /// Take the lock, then read and write it (`run`, `upgrade`, `stamp`, `repair`).
-    Lock,
+    /// Take the lock, then read it and write it as the command does (`run`, `upgrade` and
+    /// `stamp` insert rows, `repair` updates them, `rollback` deletes them).
+    Lock(Access),
+}
+
+impl Want {
+    /// What the command does with the tracking table, for its pre-flight.
+    fn access(self) -> Option<Access> {
+        match self {
+            Want::Nothing => None,
+            Want::Read => Some(Access::Read),
+            Want::Lock(access) => Some(access),
+        }
+    }
 }
 
 /// check-env, connect (with `--wait`), read the server facts, refuse a transaction pooler.
@@ -273,23 +287,39 @@ fn open_checked(
     let (info, mut client, link) = dial.into().finish(cfg)?;
     // Armed before the first query (the backend pid, for the probe, comes with the facts).
     let _early = interrupt::arm(link.session(&client, 0));
-    let first = opening::first(&mut client, &table)?;
+    let first = opening::first(&mut client, &table, want.access())?;
     let armed = interrupt::arm(link.session(&client, first.facts.backend_pid));
     crate::error::set_role(&first.facts.role);
     let next = match want {
         Want::Nothing => Next::Check,
         Want::Read => Next::Read,
-        Want::Lock => Next::Lock(cfg.lock_key.unwrap_or_else(|| first.table.lock_key())),
+        Want::Lock(_) => Next::Lock(cfg.lock_key.unwrap_or_else(|| first.table.lock_key())),
     };
+    // The pre-flight, on what the first message saw: before the lock is taken and
+    // before anything is read or changed, the table must be ours and the role allowed what the
+    // command will do with it. Not on a standby or a read-only session, which a writing
+    // command is refused for below: no GRANT can be run there.
+    let writes_where_it_cannot =
+        matches!(want, Want::Lock(_)) && (first.facts.in_recovery || first.facts.read_only);
+    if let Some(access) = want.access().filter(|_| !writes_where_it_cannot) {
+        tracking::preflight(&first.table, &first.seen, access, &first.facts.role)?;
+    }
     let started = Instant::now();
     let second = opening::second(&mut client, &first, next)?;
     // After the pooler check, which the second message carries: a refused pooler has no DB OK.
     info!("DB OK: {}", first.facts.summary());
     // SPEC §5.4: a standby, a read-only session and a pooler are refused by writing commands.
-    if let Err(e) = refuse(want, &first.facts, &link) {
-        if let Next::Lock(key) = next
-            && e.kind() == crate::error::ExitKind::Env
-        {
+    // So is a table that another session created or changed while this one waited for the
+    // lock, if the pre-flight fails on what the second message saw after the lock.
+    let refused =
+        refuse(want, &first.facts, &link).and_then(|()| match (want.access(), &second.preloaded) {
+            (Some(access), Some(p)) if second.locked => {
+                tracking::preflight(&first.table, &p.seen, access, &first.facts.role).map(drop)
+            }
+            _ => Ok(()),
+        });
+    if let Err(e) = refused {
+        if let Next::Lock(key) = next {
             // The opening message took the lock and set the cleanup timeouts: on a direct
             // connection they end with the session, but on a backend a pooler shares (a quiet
             // pool lets the opening run on the backend it later lends to the second
@@ -312,6 +342,7 @@ fn open_checked(
         table: first.table,
         locked,
         preloaded: second.preloaded,
+        access: want.access(),
         _armed: armed,
     })
 }
@@ -321,14 +352,14 @@ fn open_checked(
 /// reading ones say that they read a standby.
 fn refuse(want: Want, facts: &Facts, link: &connect::Link) -> Result<()> {
     match want {
-        Want::Lock if facts.in_recovery => {
+        Want::Lock(_) if facts.in_recovery => {
             return Err(Error::env(
                 "DATABASE_URL points at a read-only standby (pg_is_in_recovery() is true): \
                  migrations and the tracking table can only be written on the primary. Use \
                  the primary's connection string",
             ));
         }
-        Want::Lock if facts.read_only => {
+        Want::Lock(_) if facts.read_only => {
             return Err(Error::env(
                 "the database session is read-only (transaction_read_only is on: \
                  default_transaction_read_only is set for this database or role, or the \
@@ -336,7 +367,7 @@ fn refuse(want: Want, facts: &Facts, link: &connect::Link) -> Result<()> {
                  owner, or connect as a role that may write",
             ));
         }
-        Want::Lock => link.refuse_pooler(facts)?,
+        Want::Lock(_) => link.refuse_pooler(facts)?,
         _ if facts.in_recovery => info!(
             "reading a read-only standby (pg_is_in_recovery() is true): what it shows may lag \
              behind the primary"
@@ -544,7 +575,11 @@ fn gate(cmd: &Command, cfg: &Config, report: &mut RunReport) -> Result<()> {
         Vec::new()
     };
     let (info, table, files) = offline_files(cfg)?;
-    let want = if cfg.dry_run { Want::Read } else { Want::Lock };
+    let want = if cfg.dry_run {
+        Want::Read
+    } else {
+        Want::Lock(Access::Insert)
+    };
     let mut s = open_checked(cfg, want, (info, table))?;
     let recovered = upgrade(&mut s, cfg, &files, report)?;
     if verify_after && cfg.dry_run && !report.applied.is_empty() {
@@ -579,7 +614,18 @@ fn with_lock<T>(
         // Rows read without the lock may change before it is taken.
         s.preloaded = None;
         lock::acquire(&mut s.client, key, cfg.wait_for_lock)?;
-        None
+        // The table as it is now that the lock is held: the pre-flight again, since the
+        // session that held the lock may have created or changed it (the rows are read next).
+        let seen = tracking::inspect_seen(&mut s.client, &s.table, s.access)?;
+        let checked = match s.access {
+            Some(access) => tracking::preflight(&s.table, &seen, access, &s.facts.role),
+            None => Ok(Shape::Absent),
+        };
+        if let Err(e) = checked {
+            let _ = lock::release(&mut s.client, key);
+            return Err(e);
+        }
+        Some(Preloaded { seen, rows: None })
     };
     let result = body(&mut s.client, &s.table, preloaded);
     let released = lock::release(&mut s.client, key);
@@ -617,7 +663,7 @@ fn read_table(
     preloaded: Option<Preloaded>,
 ) -> Result<Option<Vec<AppliedRow>>> {
     let (shape, rows) = match preloaded {
-        Some(p) => (tracking::shape(table, &p.columns)?, p.rows),
+        Some(p) => (tracking::shape(table, &p.seen)?, p.rows),
         None => (tracking::inspect(client, table)?, None),
     };
     match (shape, rows) {
@@ -960,18 +1006,30 @@ fn rollback(cfg: &Config, to: &str, out: &mut dyn Write) -> Result<()> {
 
 fn rollback_gate(cfg: &Config, target: &Target, report: &mut rollback::Report) -> Result<()> {
     // A rollback writes: like `run`, its session refuses a standby or a read-only session.
-    let want = if cfg.dry_run { Want::Read } else { Want::Lock };
+    let want = if cfg.dry_run {
+        Want::Read
+    } else {
+        Want::Lock(Access::Delete)
+    };
     let mut s = open_checked(cfg, want, check_env(cfg)?)?;
     let files = rollback::files_beside(&cfg.migrations_dir);
     let settings = settings(cfg, &s.table);
-    let body = |client: &mut Client, table: &Table, report: &mut rollback::Report| {
+    let body = |client: &mut Client,
+                table: &Table,
+                preloaded: Option<Preloaded>,
+                report: &mut rollback::Report| {
         output::marker(if cfg.dry_run {
             "rollback (dry run)"
         } else {
             "rollback (verbose)"
         });
-        // Read only: a rollback never creates the tracking table.
-        let rows = match tracking::inspect(client, table)? {
+        // Read only: a rollback never creates the tracking table. Its shape as read under the
+        // lock, when the opening or the lock's wait read it.
+        let shape = match preloaded {
+            Some(p) => tracking::shape(table, &p.seen)?,
+            None => tracking::inspect(client, table)?,
+        };
+        let rows = match shape {
             Shape::Ours => tracking::load_rollbacks(client, table)?,
             Shape::Absent => Vec::new(),
         };
@@ -997,9 +1055,12 @@ fn rollback_gate(cfg: &Config, target: &Target, report: &mut rollback::Report) -
     };
     if cfg.dry_run {
         info!("dry run: no lock taken, nothing will be changed");
-        body(&mut s.client, &s.table, report)
+        let preloaded = s.preloaded.take();
+        body(&mut s.client, &s.table, preloaded, report)
     } else {
-        with_lock(&mut s, cfg, |client, table, _| body(client, table, report))
+        with_lock(&mut s, cfg, |client, table, preloaded| {
+            body(client, table, preloaded, report)
+        })
     }
 }
 
@@ -1304,7 +1365,11 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
             .map_err(|e| Error::db("committing the stamp", &e))?;
         Ok(chosen.iter().map(|m| m.version.clone()).collect())
     };
-    let want = if cfg.dry_run { Want::Read } else { Want::Lock };
+    let want = if cfg.dry_run {
+        Want::Read
+    } else {
+        Want::Lock(Access::Insert)
+    };
     let mut s = open_checked(cfg, want, (info, table))?;
     let stamped = if cfg.dry_run {
         let preloaded = s.preloaded.take();
@@ -1328,7 +1393,7 @@ fn stamp(cfg: &Config, to: Option<&str>, out: &mut dyn Write) -> Result<()> {
 /// `repair`: store the files' current checksums for drifted applied migrations.
 fn repair(cfg: &Config, out: &mut dyn Write) -> Result<()> {
     let (info, table, files) = offline_files(cfg)?;
-    let mut s = open_checked(cfg, Want::Lock, (info, table))?;
+    let mut s = open_checked(cfg, Want::Lock(Access::Update), (info, table))?;
     let repaired = with_lock(&mut s, cfg, |client, table, preloaded| {
         let applied = load_applied(client, table, false, preloaded)?;
         let plan = plan::plan(&applied, &files);

@@ -554,6 +554,8 @@ fn finish(
     env: &LibpqEnv,
     problems: &mut Vec<String>,
 ) -> Option<ConnInfo> {
+    // A value PostgreSQL cannot receive is refused before anything else looks at it.
+    refuse_nul(&mut f, problems);
     // The password first: once it is a Secret, every value echoed below is scrubbed of it.
     let mut params = std::mem::take(&mut f.params);
     params.retain(|(k, v)| {
@@ -628,6 +630,8 @@ fn finish(
         None | Some("") => 5432,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
+            // Reported as holding a NUL byte, without its value.
+            _ if p.contains('\0') => 0,
             _ => {
                 problems.push(format!(
                     "DATABASE_URL port \"{}\" is not a number from 1 to 65535",
@@ -638,7 +642,7 @@ fn finish(
         },
     };
     let dbname = match f.dbname.filter(|d| !d.is_empty()) {
-        Some(d) if d.contains('/') => {
+        Some(d) if d.contains('/') && !d.contains('\0') => {
             problems.push(format!(
                 "DATABASE_URL database name \"{}\" contains '/'",
                 echo(&d)
@@ -678,6 +682,16 @@ fn finish(
             },
         ),
     };
+    // A password file is a file: it can hold what no environment variable can.
+    if let (Some(p), PasswordSource::File { path, line }) = (&password, &password_source)
+        && p.expose().contains('\0')
+    {
+        problems.push(format!(
+            "the password the password file {} gives at line {line} contains a NUL byte, which \
+             PostgreSQL cannot receive: fix that line",
+            output::esc(&path.display().to_string())
+        ));
+    }
     let info = ConnInfo {
         user,
         password,
@@ -700,6 +714,50 @@ fn finish(
         },
     };
     Some(info)
+}
+
+/// A NUL byte (`%00` in a URL) in any value of the connection string: PostgreSQL receives the
+/// user, the database, the parameters and the password as NUL-terminated strings, so such a
+/// value can only be cut short or refused by the server — reported as an authentication
+/// failure or an unreachable server, far from its cause. Each part that holds one is a
+/// problem, named, never shown; a parameter holding one is taken out of the fields (but those
+/// that set the user, host, port, database or password, which later checks do not echo), so
+/// that no later check shows it.
+fn refuse_nul(f: &mut Fields, problems: &mut Vec<String>) {
+    const WHY: &str = "which PostgreSQL cannot receive (the connection's values travel as \
+                       NUL-terminated strings): remove it";
+    const FIELDS: [&str; 6] = ["user", "password", "host", "hostaddr", "port", "dbname"];
+    let has = |v: &Option<String>| v.as_deref().is_some_and(|v| v.contains('\0'));
+    for (part, value) in [
+        ("user name", &f.user),
+        ("host", &f.host),
+        ("port", &f.port),
+        ("database name", &f.dbname),
+    ] {
+        if has(value) {
+            problems.push(format!("DATABASE_URL {part} contains a NUL byte, {WHY}"));
+        }
+    }
+    if f.password
+        .as_ref()
+        .is_some_and(|p| p.expose().contains('\0'))
+    {
+        problems.push(format!("DATABASE_URL password contains a NUL byte, {WHY}"));
+    }
+    f.params.retain(|(k, v)| {
+        let part = if k.contains('\0') {
+            "a parameter name (not shown)".to_string()
+        } else if v.contains('\0') && KNOWN_PARAMS.contains(&k.as_str()) {
+            format!("the value of the parameter {k}")
+        } else if v.contains('\0') {
+            "the value of a parameter (its name is not a known one: not shown)".to_string()
+        } else {
+            return true;
+        };
+        problems.push(format!("DATABASE_URL: {part} contains a NUL byte, {WHY}"));
+        // Kept, so that their absence is not reported as well.
+        FIELDS.contains(&k.as_str())
+    });
 }
 
 /// libpq's fallbacks for a missing password: `PGPASSWORD`, then the password file.
@@ -772,7 +830,11 @@ mod tests {
     }
 
     fn problems(s: &str) -> Vec<String> {
-        match parse_in(s, &bare()) {
+        problems_in(s, &bare())
+    }
+
+    fn problems_in(s: &str, env: &LibpqEnv) -> Vec<String> {
+        match parse_in(s, env) {
             Ok(_) => panic!("{s} should be invalid"),
             Err(p) => p.problems,
         }
@@ -878,6 +940,54 @@ mod tests {
     }
 
     #[test]
+    fn a_nul_byte_anywhere_is_named_by_its_part_never_shown() {
+        let cases: &[(&str, &str)] = &[
+            ("postgres://ad%00min:pw1234@h/db", "user name"),
+            ("postgres://u:pw%001234@h/db", "password"),
+            ("postgres://u:pw1234@h%00x/db", "host"),
+            ("postgres://u:pw1234@h/d%00b", "database name"),
+            (
+                "postgres://u:pw1234@h/db?application_name=a%00b",
+                "parameter application_name",
+            ),
+            (
+                "postgres://u:pw1234@h/db?sslmode=req%00uire",
+                "parameter sslmode",
+            ),
+            ("postgres://u:pw1234@h/db?opt%00ions=x", "a parameter name"),
+            (
+                "host=h user=ad\0min password=pw1234 dbname=db",
+                "parameter user",
+            ),
+            (
+                "host=h user=u password=pw\x001234 dbname=db",
+                "parameter password",
+            ),
+            (
+                "host=h user=u password=pw1234 dbname=d\0b",
+                "parameter dbname",
+            ),
+            (
+                "host=h user=u password=pw1234 dbname=db port=54\x0032",
+                "parameter port",
+            ),
+            (
+                "host=h user=u password=pw1234 dbname=db options='-c x=\0'",
+                "parameter options",
+            ),
+        ];
+        for (url, part) in cases {
+            let p = problems(url);
+            assert_eq!(p.len(), 1, "{url:?}: {p:?}");
+            assert!(p[0].contains(part), "{url:?}: {p:?}");
+            assert!(p[0].contains("NUL byte"), "{url:?}: {p:?}");
+            for value in ["ad", "pw", "1234", "x\\0", "a\\0b", "req", "\0"] {
+                assert!(!p[0].contains(value), "{url:?} shows {value:?}: {p:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_raw_hash_in_the_password_is_never_taken_for_a_port() {
         let p = problems("postgres://app:Secr#3tPw@db/x").join("\n");
         assert!(p.contains("percent-encode"), "{p}");
@@ -976,6 +1086,18 @@ mod tests {
         assert!(
             matches!(&c.sources.password, PasswordSource::None { tried } if tried.contains("no password file"))
         );
+        // A file can hold a NUL byte, which no server can receive: named by its line.
+        let nul = dir.path().join("nul");
+        std::fs::write(&nul, "h:5433:d:u:From\0File-9\n").unwrap();
+        std::fs::set_permissions(&nul, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let env = LibpqEnv {
+            pgpassfile: Some(nul.display().to_string()),
+            ..env
+        };
+        let p = problems_in("postgres://u@h:5433/d", &env);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("at line 1 contains a NUL byte"), "{p:?}");
+        assert!(!p[0].contains("From") && !p[0].contains("File-9"), "{p:?}");
     }
 
     #[test]

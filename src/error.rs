@@ -184,6 +184,10 @@ pub struct StatementFailure {
     pub recovery: Option<String>,
     /// The SQL was a migration's stored rollback (`rollback --to`), not the migration.
     pub rolling_back: bool,
+    /// The error was raised by the `COMMIT` of the migration's transaction: a deferred
+    /// constraint or trigger (the line, when known, is where a replay with every constraint
+    /// immediate found the statement that broke it).
+    pub at_commit: bool,
     /// What of the migration stayed in the database.
     pub aftermath: Aftermath,
 }
@@ -237,6 +241,23 @@ impl StatementFailure {
             if let Some(col) = self.column {
                 write!(f, "\n    | {}^", " ".repeat(col.saturating_sub(1)))?;
             }
+        }
+        if self.at_commit {
+            write!(
+                f,
+                "\n    raised when its transaction committed{}{}",
+                if self.sqlstate.starts_with("23") {
+                    ": a deferred constraint"
+                } else {
+                    ""
+                },
+                if self.line.is_some() {
+                    " (the line above is where a replay of the migration with every constraint \
+                     immediate, rolled back, failed)"
+                } else {
+                    ""
+                }
+            )?;
         }
         if let Some(r) = &self.recovery {
             write!(f, "\n    stamp recovery: {r}")?;
@@ -513,6 +534,11 @@ static ROLE: std::sync::RwLock<String> = std::sync::RwLock::new(String::new());
 /// Records the role the session runs as (`current_user`).
 pub fn set_role(role: &str) {
     *ROLE.write().unwrap_or_else(|e| e.into_inner()) = role.to_string();
+}
+
+/// The role the session runs as, as [`set_role`] recorded it ("" before connecting).
+pub fn role() -> String {
+    ROLE.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// A privilege the sentry's own statements need is missing (exit 3): the server's message
@@ -821,6 +847,30 @@ mod tests {
             "{}",
             &huge[huge.len() - 40..]
         );
+    }
+
+    #[test]
+    fn a_failure_at_commit_says_so_and_where_the_replay_found_it() {
+        let mut f = StatementFailure {
+            version: "0002_b".into(),
+            file: "m/0002_b.sql".into(),
+            sqlstate: "23503".into(),
+            message: "violates foreign key constraint".into(),
+            at_commit: true,
+            ..StatementFailure::default()
+        };
+        let text = f.to_string();
+        assert!(
+            text.contains("raised when its transaction committed: a deferred constraint\n"),
+            "{text}"
+        );
+        f.line = Some(2);
+        f.sql_line = Some("INSERT INTO b VALUES (1, 42);".into());
+        let text = f.to_string();
+        assert!(text.contains("at m/0002_b.sql:2\n"), "{text}");
+        assert!(text.contains("the line above is where a replay"), "{text}");
+        f.sqlstate = "40001".into();
+        assert!(!f.to_string().contains("deferred"), "{}", f);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! move a session between messages, never inside one.
 //!
 //! 1. [`first`]: the facts, `current_schema()` (which resolves an unqualified `--table`), and
-//!    the table's columns, so the second message knows whether it can read rows.
+//!    the table's columns with the role's privileges on it, so that the command's pre-flight
+//!    (`tracking::preflight`) refuses before the second message, and the second message knows
+//!    whether it can read rows.
 //! 2. [`second`]: the pooler evidence and, depending on the command ([`Next`]), the
 //!    server-side cleanup timeouts with the lock attempt, the table's columns after it, and the
 //!    rows. The settings and the lock are guarded by the facts' backend pid in SQL: if a pooler
@@ -24,24 +26,27 @@ use crate::connect::{self, Facts};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::pooler;
-use crate::tracking::{self, Table};
+use crate::tracking::{self, Access, Seen, Table};
 
 /// What the first message found.
 pub struct First {
     pub facts: Facts,
     /// The tracking table, resolved to a qualified name (SPEC §5.1).
     pub table: Table,
-    /// The table's columns (name, type) as the first message saw them: none when absent.
-    pub columns: Vec<(String, String)>,
+    /// The table's columns, and the role's privileges on it, as the first message saw them.
+    pub seen: Seen,
+    /// What the command does with the table: which privileges were read.
+    pub access: Option<Access>,
 }
 
-/// The facts, the schema that resolves the table, and the table's columns: one round trip.
-pub fn first(client: &mut Client, table: &Table) -> Result<First> {
+/// The facts, the schema that resolves the table, and the table's columns with the role's
+/// privileges on it (for the pre-flight, `tracking::preflight`): one round trip.
+pub fn first(client: &mut Client, table: &Table, access: Option<Access>) -> Result<First> {
     let mut statements = vec![connect::FACTS_SQL.to_string()];
     if table.schema.is_none() {
         statements.push(tracking::CURRENT_SCHEMA_SQL.to_string());
     }
-    statements.push(tracking::shape_sql_of(table));
+    statements.push(tracking::shape_sql_of(table, access));
     let started = Instant::now();
     let mut results = db::batch(client, &statements)
         .map_err(|e| Error::db("reading server facts", &e))?
@@ -54,23 +59,13 @@ pub fn first(client: &mut Client, table: &Table) -> Result<First> {
     } else {
         table.clone()
     };
-    let columns = columns(results.next().unwrap_or_default());
+    let seen = Seen::from_rows(&results.next().unwrap_or_default());
     Ok(First {
         facts,
         table,
-        columns,
+        seen,
+        access,
     })
-}
-
-fn columns(rows: Vec<SimpleQueryRow>) -> Vec<(String, String)> {
-    rows.iter()
-        .map(|r| {
-            (
-                r.get(0).unwrap_or_default().to_string(),
-                r.get(1).unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
 }
 
 /// What the command does next, which decides what the second message carries.
@@ -86,8 +81,9 @@ pub enum Next {
 
 /// The tracking table as the session saw it, kept for the command's first read of it.
 pub struct Preloaded {
-    /// The table's columns: after the lock was taken, for [`Next::Lock`].
-    pub columns: Vec<(String, String)>,
+    /// The table's columns and the role's privileges: after the lock was taken, for
+    /// [`Next::Lock`].
+    pub seen: Seen,
     /// The rows, in text, when the table had our columns.
     pub rows: Option<Vec<SimpleQueryRow>>,
 }
@@ -105,10 +101,13 @@ pub struct Second {
 pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> {
     // Whether the first message saw our table (a table of another shape is refused here).
     let ours = || -> Result<bool> {
-        Ok(tracking::shape(&first.table, &first.columns)? == tracking::Shape::Ours)
+        Ok(tracking::shape(&first.table, &first.seen)? == tracking::Shape::Ours)
     };
     let mut statements = vec![pooler::POOLER_SQL.to_string()];
     let mut cleanup_sent = false;
+    // An absent table that the command creates: what creating it needs, read with the shape
+    // after the lock (never on the hot path of a table that exists).
+    let creation = !first.seen.exists() && first.access.is_some_and(Access::creates);
     match next {
         Next::Check => {}
         Next::Read => {
@@ -130,8 +129,10 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
             ));
             // The shape again, now that the lock is held: another sentry may have created the
             // table since the first message.
-            statements.push(tracking::shape_sql_of(&first.table));
-            if ours()? {
+            statements.push(tracking::shape_sql_of(&first.table, first.access));
+            if creation {
+                statements.push(tracking::creation_sql(&first.table));
+            } else if ours()? {
                 // Read whether or not the lock was taken: if it was not, these rows are dropped
                 // and read again once it is (see `lock::acquire`).
                 statements.push(tracking::rows_sql(&first.table));
@@ -159,7 +160,7 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
         Next::Read => Second {
             locked: false,
             preloaded: Some(Preloaded {
-                columns: first.columns.clone(),
+                seen: first.seen.clone(),
                 rows: results.next(),
             }),
         },
@@ -170,15 +171,21 @@ pub fn second(client: &mut Client, first: &First, next: Next) -> Result<Second> 
                 .first()
                 .and_then(|r| r.get(0))
                 == Some("t");
-            let columns = columns(results.next().unwrap_or_default());
+            let mut seen = Seen::from_rows(&results.next().unwrap_or_default());
+            if creation {
+                let read = results.next().unwrap_or_default();
+                if !seen.exists() {
+                    seen = seen.with_creation(&read);
+                }
+            }
             let rows = results.next();
-            let now_ours = !columns.is_empty() && !first.columns.is_empty();
+            let now_ours = seen.exists() && first.seen.exists();
             Second {
                 locked,
                 // Rows read before the table took our shape are not the table's rows.
                 preloaded: locked.then_some(Preloaded {
                     rows: if now_ours { rows } else { None },
-                    columns,
+                    seen,
                 }),
             }
         }

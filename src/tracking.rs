@@ -188,19 +188,161 @@ pub enum Shape {
     Ours,
 }
 
-/// The catalog query for the table's columns, as one statement without parameters (for a
-/// [`crate::db::batch`]). `regclass` is an SQL expression naming the table.
-pub fn shape_sql(regclass: &str) -> String {
+/// The columns a tracking row's INSERT writes. Any other column (`applied_at`, or one that is
+/// not ours) takes its default, so it must have one or accept NULL.
+const WRITTEN: [&str; 6] = [
+    "version",
+    "execution_time_ms",
+    "checksum",
+    "rollback_sql",
+    "stamped",
+    "note",
+];
+
+/// One column of the table as the catalog shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// As `format_type()` prints it.
+    pub ty: String,
+    /// NOT NULL without a default (nor identity): a row that does not set it fails.
+    pub needs_value: bool,
+}
+
+/// The tracking table as one catalog read saw it ([`shape_sql_of`]): its columns — none when
+/// it is absent — and what the session's role may do with it; when it is absent, what
+/// creating it needs, if that was read too ([`creation_sql`]). Read with the table's shape,
+/// so that checking the privileges costs no round trip of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub columns: Vec<Column>,
+    /// When it exists: the role may SELECT from it, and do what the read's [`Access`] writes
+    /// (INSERT, UPDATE or DELETE; true when it writes nothing).
+    pub select: bool,
+    pub write: bool,
+    /// When it is absent: whether its schema exists, and whether the role may create what
+    /// creating the table needs (the table in that schema, or the schema in the database);
+    /// `None` when not read.
+    pub creation: Option<Creation>,
+}
+
+/// What creating an absent table needs, as [`creation_sql`] read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Creation {
+    pub schema_exists: bool,
+    pub may_create: bool,
+}
+
+impl Seen {
+    /// From the rows of [`shape_sql_of`], read in text (the simple protocol).
+    pub fn from_rows(rows: &[SimpleQueryRow]) -> Seen {
+        let flag = |r: &SimpleQueryRow, i: usize| r.get(i) == Some("t");
+        Seen {
+            columns: rows
+                .iter()
+                .map(|r| Column {
+                    name: r.get(0).unwrap_or_default().to_string(),
+                    ty: r.get(1).unwrap_or_default().to_string(),
+                    needs_value: flag(r, 2),
+                })
+                .collect(),
+            select: rows.first().is_some_and(|r| flag(r, 3)),
+            write: rows.first().is_some_and(|r| flag(r, 4)),
+            creation: None,
+        }
+    }
+
+    /// With what [`creation_sql`] read (its one row).
+    pub fn with_creation(mut self, rows: &[SimpleQueryRow]) -> Seen {
+        self.creation = rows.first().map(|r| Creation {
+            schema_exists: r.get(0) == Some("t"),
+            may_create: r.get(1) == Some("t"),
+        });
+        self
+    }
+
+    /// The table exists.
+    pub fn exists(&self) -> bool {
+        !self.columns.is_empty()
+    }
+}
+
+/// What a command does with the tracking table, which decides the privileges it needs
+/// ([`preflight`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads it, if it exists (`status`, dry runs).
+    Read,
+    /// Reads it and writes rows, creating it if absent (`run`, `upgrade`, `stamp`).
+    Insert,
+    /// Reads it and updates checksums, creating it if absent (`repair`).
+    Update,
+    /// Reads it and deletes rows; never creates it (`rollback`).
+    Delete,
+}
+
+impl Access {
+    /// The privilege beyond SELECT, and what it is for.
+    fn writes(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Access::Read => None,
+            Access::Insert => Some(("INSERT", "to record the migrations it applies or stamps")),
+            Access::Update => Some(("UPDATE", "to store the reviewed checksums (repair)")),
+            Access::Delete => Some((
+                "DELETE",
+                "to remove the rows of the migrations it rolls back",
+            )),
+        }
+    }
+
+    /// Whether the command creates the table when it is absent.
+    pub fn creates(self) -> bool {
+        matches!(self, Access::Insert | Access::Update)
+    }
+}
+
+/// The catalog query for the table's columns (one row each, none when it is absent) and, for
+/// what `access` does with the table, the role's privileges on it, as one statement without
+/// parameters (for a [`crate::db::batch`]; [`Seen::from_rows`] reads it). The privileges are
+/// the server's own checks, so that grants through role membership count as they do when the
+/// row is written; INSERT and UPDATE count column grants too (`has_any_column_privilege`: a
+/// grant on only some columns passes here, and the row's own failure says the rest). The
+/// statement keeps the plain shape of the catalog read it extends (a join, or each function
+/// looked up that the command does not need, costs a new backend catalog reads on the
+/// deploy's hot path); the privilege checks are per row, on values the executor has at hand.
+pub fn shape_sql_of(table: &Table, access: Option<Access>) -> String {
+    let select = match access {
+        Some(_) => "has_table_privilege(a.attrelid, 'SELECT')",
+        None => "NULL",
+    };
+    let write = match access {
+        Some(Access::Insert) => "has_any_column_privilege(a.attrelid, 'INSERT')",
+        Some(Access::Update) => "has_any_column_privilege(a.attrelid, 'UPDATE')",
+        Some(Access::Delete) => "has_table_privilege(a.attrelid, 'DELETE')",
+        Some(Access::Read) | None => "true",
+    };
     format!(
-        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
+         a.attnotnull AND NOT a.atthasdef AND a.attidentity = '', {select}, {write} \
          FROM pg_attribute a \
-         WHERE a.attrelid = to_regclass({regclass}) AND a.attnum > 0 AND NOT a.attisdropped"
+         WHERE a.attrelid = to_regclass({}) AND a.attnum > 0 AND NOT a.attisdropped",
+        table.regclass_sql()
     )
 }
 
-/// [`shape_sql`] for this table.
-pub fn shape_sql_of(table: &Table) -> String {
-    shape_sql(&table.regclass_sql())
+/// For a table found absent, what creating it needs (one row, for [`Seen::with_creation`]):
+/// whether its schema exists, and whether the role may create the table there — or, for a
+/// schema that does not exist, the schema in the database. Sent only after a read found the
+/// table absent, so that a deploy to an existing table never pays for it. `table` is resolved.
+pub fn creation_sql(table: &Table) -> String {
+    let schema = table.schema.as_deref().unwrap_or("public");
+    format!(
+        "SELECT n IS NOT NULL, CASE WHEN n IS NULL \
+         THEN has_database_privilege(current_database(), 'CREATE') \
+         ELSE has_schema_privilege(n, 'CREATE') END \
+         FROM (SELECT to_regnamespace({}) AS n) x",
+        literal(&quote_ident(schema))
+    )
 }
 
 /// A string literal for SQL: an `E''` literal means the same whatever
@@ -209,48 +351,56 @@ pub fn literal(text: &str) -> String {
     format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// Reads the table's shape and, for `access`, the role's privileges on it — and when it is
+/// absent and `access` creates it, what creating it needs (one round trip).
+pub fn inspect_seen(
+    client: &mut impl GenericClient,
+    table: &Table,
+    access: Option<Access>,
+) -> Result<Seen> {
+    let mut statements = vec![shape_sql_of(table, access)];
+    if access.is_some_and(Access::creates) {
+        statements.push(creation_sql(table));
+    }
+    let mut rows = crate::db::batch(client, &statements)
+        .map_err(|e| Error::db("inspecting the tracking table", &e))?
+        .into_iter();
+    let seen = Seen::from_rows(&rows.next().unwrap_or_default());
+    Ok(match rows.next() {
+        Some(creation) if !seen.exists() => seen.with_creation(&creation),
+        _ => seen,
+    })
+}
+
 /// Looks the table up (one round trip) and checks that it has our shape. A table of another
 /// shape is refused (exit 6) with a hint to use `--table`.
 pub fn inspect(client: &mut impl GenericClient, table: &Table) -> Result<Shape> {
-    let rows = client
-        .traced(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
-             FROM pg_attribute a \
-             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-            &[(&table.sql as &(dyn ToSql + Sync), Type::TEXT)],
-        )
-        .map_err(|e| Error::db("inspecting the tracking table", &e))?;
-    let found: Vec<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                text(r, 0).unwrap_or_default(),
-                text(r, 1).unwrap_or_default(),
-            )
-        })
-        .collect();
-    shape(table, &found)
+    shape(table, &inspect_seen(client, table, None)?)
 }
 
-/// [`inspect`]'s verdict on the columns found (name, type), however they were read.
-pub fn shape(table: &Table, found: &[(String, String)]) -> Result<Shape> {
+/// [`inspect`]'s verdict on what was seen, however it was read: our columns with our types,
+/// and no other column that a row written by the sentry would leave NULL against a NOT NULL
+/// (such a table is not the sentry's: its rows cannot be written). Otherwise exit 6 with a
+/// hint to use `--table`.
+pub fn shape(table: &Table, seen: &Seen) -> Result<Shape> {
+    let found = &seen.columns;
     if found.is_empty() {
         return Ok(Shape::Absent);
     }
     let mut wrong = Vec::new();
     for (col, ty) in COLUMNS {
-        match found.iter().find(|(c, _)| c == col) {
+        match found.iter().find(|c| c.name == col) {
             None => wrong.push(format!("no column {col}")),
-            Some((_, t)) if !compatible(col, t, ty) => {
-                wrong.push(format!("column {col} is {t}, expected {ty}"))
+            Some(c) if !compatible(col, &c.ty, ty) => {
+                wrong.push(format!("column {col} is {}, expected {ty}", c.ty))
             }
             Some(_) => {}
         }
     }
     if wrong.is_empty() {
-        return Ok(Shape::Ours);
+        return not_null_without_default(table, found).map(|()| Shape::Ours);
     }
-    let cols: Vec<&str> = found.iter().map(|(c, _)| c.as_str()).collect();
+    let cols: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
     Err(Error::set(
         SetProblem::general(format!(
             "the table {} exists but is not a migration-sentry tracking table ({}; it has \
@@ -267,6 +417,132 @@ pub fn shape(table: &Table, found: &[(String, String)]) -> Result<Shape> {
     ))
 }
 
+/// A table with our columns is still not ours if a row the sentry writes cannot be stored:
+/// a column it does not set (another tool's, one added by hand, or `applied_at` without its
+/// default) that is NOT NULL and has no default (exit 6, the columns named).
+fn not_null_without_default(table: &Table, found: &[Column]) -> Result<()> {
+    let blocking: Vec<&str> = found
+        .iter()
+        .filter(|c| c.needs_value && !WRITTEN.contains(&c.name.as_str()))
+        .map(|c| c.name.as_str())
+        .collect();
+    let Some(first) = blocking.first() else {
+        return Ok(());
+    };
+    let (s, them) = if blocking.len() == 1 {
+        ("", "it")
+    } else {
+        ("s", "them")
+    };
+    let name = sql_name(table);
+    let column = quote_if_needed(first);
+    Err(Error::set(
+        SetProblem::general(format!(
+            "the table {} is not migration-sentry's tracking table as it stands: column{s} {} \
+             {} NOT NULL without a default, and the rows the sentry writes do not set {them} \
+             (nothing was changed)",
+            table.qualified,
+            blocking.join(", "),
+            if blocking.len() == 1 { "is" } else { "are" },
+        ))
+        .with_hint(format!(
+            "if the table is the sentry's and the column{s} {} added by hand, give {them} a \
+             default or allow NULL (e.g. ALTER TABLE {name} ALTER COLUMN {column} DROP NOT \
+             NULL;); if it belongs to another tool, give the sentry a table of its own with \
+             --table (SENTRY_TABLE), e.g. --table sentry_migrations",
+            if blocking.len() == 1 { "was" } else { "were" },
+        )),
+    ))
+}
+
+/// The table's name for SQL a person pastes: `schema.name`, each part quoted only if it has
+/// to be.
+pub fn sql_name(table: &Table) -> String {
+    match &table.schema {
+        Some(s) => format!("{}.{}", quote_if_needed(s), quote_if_needed(&table.name)),
+        None => quote_if_needed(&table.name),
+    }
+}
+
+/// An identifier for SQL a person pastes: as it is when the server would read it back
+/// unchanged (lower case letters, digits, `_`, not starting with a digit), else quoted.
+pub fn quote_if_needed(ident: &str) -> String {
+    let plain = ident
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && ident
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        ident.to_string()
+    } else {
+        quote_ident(ident)
+    }
+}
+
+/// The pre-flight of a command that uses the table with `access`, on what one
+/// catalog read saw, before anything is changed: the table must be ours ([`shape`], exit 6)
+/// and the role must be allowed what the command will do — SELECT, and INSERT, UPDATE or
+/// DELETE — or, when the table is absent and the command creates it, to create it, once that
+/// was read ([`creation_sql`]) (exit 3,
+/// with the GRANT that fixes it). `role` is the session's `current_user`.
+pub fn preflight(table: &Table, seen: &Seen, access: Access, role: &str) -> Result<Shape> {
+    let shape = shape(table, seen)?;
+    let role_sql = quote_if_needed(role);
+    let name = sql_name(table);
+    if shape == Shape::Absent {
+        // Not read yet (the first message never asks, see `opening`): checked on the read that
+        // follows, before anything is created.
+        let Some(creation) = seen.creation.filter(|_| access.creates()) else {
+            return Ok(shape);
+        };
+        if creation.may_create {
+            return Ok(shape);
+        }
+        let schema = quote_if_needed(table.schema.as_deref().unwrap_or("public"));
+        let (lacks, grant) = if creation.schema_exists {
+            (
+                format!("CREATE on the schema {schema}"),
+                format!("GRANT CREATE ON SCHEMA {schema} TO {role_sql};"),
+            )
+        } else {
+            (
+                format!("CREATE on the database, to create the schema {schema}"),
+                format!("CREATE SCHEMA {schema} AUTHORIZATION {role_sql};"),
+            )
+        };
+        return Err(Error::env(format!(
+            "the tracking table {} does not exist yet and the database role {role_sql} may not \
+             create it: that needs {lacks}. Nothing was changed. Fix, as the database owner: \
+             {grant}",
+            table.qualified
+        )));
+    }
+    let mut missing = Vec::new();
+    if !seen.select {
+        missing.push("SELECT");
+    }
+    let mut purpose = "to read the migration history";
+    if let Some((privilege, why)) = access.writes() {
+        let held = seen.write;
+        if !held {
+            missing.push(privilege);
+            purpose = why;
+        }
+    }
+    if missing.is_empty() {
+        return Ok(shape);
+    }
+    let list = missing.join(", ");
+    Err(Error::env(format!(
+        "the database role {role_sql} lacks {list} on the tracking table {}, which the sentry \
+         needs {purpose}. Nothing was changed. Fix, as its owner or a superuser: GRANT {list} ON \
+         TABLE {name} TO {role_sql};",
+        table.qualified
+    )))
+}
+
 /// A wider type than ours is accepted (text for varchar, bigint for integer).
 fn compatible(col: &str, found: &str, expected: &str) -> bool {
     found == expected
@@ -281,11 +557,16 @@ fn compatible(col: &str, found: &str, expected: &str) -> bool {
 pub fn create(client: &mut impl GenericClient, table: &Table) -> Result<()> {
     let mut sql = String::new();
     if let (Some(schema), true) = (&table.schema, table.explicit_schema) {
-        // `schema` is a validated identifier (see Table::parse).
-        sql.push_str(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {};\n",
-            quote_ident(schema)
-        ));
+        // `schema` is a validated identifier (see Table::parse). Only when it is absent:
+        // `CREATE SCHEMA IF NOT EXISTS` wants CREATE on the database even for a schema that
+        // exists, which a role that may create tables in it need not have.
+        let quoted = quote_ident(schema);
+        let body = format!(
+            "BEGIN IF to_regnamespace({}) IS NULL THEN CREATE SCHEMA IF NOT EXISTS {quoted}; \
+             END IF; END",
+            literal(&quoted)
+        );
+        sql.push_str(&format!("DO {};\n", literal(&body)));
     }
     // `table.sql` is the validated, quoted identifier.
     sql.push_str(&format!(
@@ -667,10 +948,109 @@ fn insert_sql(table: &Table, v: [&str; 8], raise: bool) -> String {
 
 /// The error of a failed tracking-row INSERT.
 fn inserting(table: &Table, row: &NewRow<'_>, e: &postgres::Error) -> Error {
-    Error::db(
-        format!("recording {} in {}", row.version, table.qualified),
-        e,
-    )
+    row_failed(table, row, e, None)
+}
+
+/// Whether the server's error names this table as the one it arose in (the error fields of a
+/// constraint violation), whatever the language of its message.
+pub fn refers_to(table: &Table, err: &postgres::Error) -> bool {
+    err.as_db_error().is_some_and(|db| {
+        db.table() == Some(table.name.as_str())
+            && (db.schema().is_none() || db.schema() == table.schema.as_deref())
+    })
+}
+
+/// The error of the sentry's own tracking-row INSERT, wherever it was sent — never a
+/// migration's failure. The guard's failure is a migration that changed the table
+/// (exit 6); a privilege refusal is exit 3 with what fixes it (a REVOKE or a row-level security
+/// policy since the pre-flight); a constraint of the table that the row breaks (a NOT NULL
+/// column without a default, a CHECK, a foreign key, added by hand or by another tool) makes
+/// the table not the sentry's (exit 6, the column or constraint named); anything else is the
+/// sentry's failure with the server's SQLSTATE (exit 1; 4 for a lost connection, 10 for an
+/// interruption). `aftermath`: what the failure left of the migration, when the caller knows.
+pub fn row_failed(
+    table: &Table,
+    row: &NewRow<'_>,
+    err: &postgres::Error,
+    aftermath: Option<&str>,
+) -> Error {
+    if guard_failed(err) {
+        return table_changed(table, row);
+    }
+    let db = match err.as_db_error() {
+        Some(db) if !crate::error::connection_lost(err) && !crate::interrupt::stopping() => db,
+        _ => {
+            let context = format!("recording {} in {}", row.version, table.qualified);
+            return Error::db(context, err);
+        }
+    };
+    // Raised inside a function: a trigger (or a rule's function) on the table refused the row.
+    let raised_by = db
+        .where_()
+        .and_then(|w| w.lines().next())
+        .map(crate::output::external);
+    let mut context = format!("recording {} in {}", row.version, table.qualified);
+    let notes: Vec<String> = raised_by
+        .iter()
+        .map(|w| format!("raised by a trigger on it: {w}"))
+        .chain(aftermath.map(str::to_string))
+        .collect();
+    if !notes.is_empty() {
+        context.push_str(&format!(" ({})", notes.join("; ")));
+    }
+    let after = aftermath.map(|a| format!(" Then {a}.")).unwrap_or_default();
+    let name = sql_name(table);
+    let message = crate::output::external(db.message());
+    let code = db.code().code();
+    if code == "42501" {
+        let role = quote_if_needed(&crate::error::role());
+        let fix = if db.message().contains("row-level security") {
+            // A policy refuses the row although the privilege is there.
+            format!(
+                "Fix: the table is the sentry's own, so no policy should filter it; as its \
+                 owner: ALTER TABLE {name} DISABLE ROW LEVEL SECURITY;"
+            )
+        } else if let Some(w) = &raised_by {
+            format!(
+                "A trigger on the table raised it ({w}): the table is the sentry's own; remove \
+                 the trigger, or let it pass the sentry's rows."
+            )
+        } else {
+            // The pre-flight saw INSERT on the table or on some of its columns.
+            format!(
+                "The role had INSERT on the table, or on some of its columns, when the run \
+                 started (checked before any change): it was revoked since, or does not cover \
+                 every column the row writes. Fix, as its owner or a superuser: GRANT SELECT, \
+                 INSERT ON TABLE {name} TO {role};"
+            )
+        };
+        return Error::env(format!(
+            "the database role {role} could not write the row of {} into the tracking table \
+             {}: the server said: {message} (SQLSTATE 42501).{after} {fix}",
+            row.version, table.qualified
+        ));
+    }
+    if code.starts_with("23") && refers_to(table, err) {
+        let what = match (db.column(), db.constraint()) {
+            (Some(c), _) => format!("column {}", quote_if_needed(c)),
+            (None, Some(c)) => format!("constraint {}", quote_if_needed(c)),
+            (None, None) => "a constraint".to_string(),
+        };
+        return Error::set(
+            SetProblem::general(format!(
+                "the tracking table {} refused the row of {}: {message} (SQLSTATE {code}). Its \
+                 {what} is not migration-sentry's, so the table is not the sentry's as it \
+                 stands.{after}",
+                table.qualified, row.version
+            ))
+            .with_hint(
+                "if the table is the sentry's and that was added by hand, remove it (or give the \
+                 column a default); if the table belongs to another tool, give the sentry a \
+                 table of its own with --table (SENTRY_TABLE), e.g. --table sentry_migrations",
+            ),
+        );
+    }
+    Error::db(context, err)
 }
 
 /// Whether the INSERT wrote the row: not written means the table's columns changed under the
@@ -824,6 +1204,158 @@ mod tests {
             a.lock_key(),
             Table::parse("schema_migrations").unwrap().lock_key()
         );
+    }
+
+    /// Our table as the catalog shows it to a role that may read it, and write it if `write`.
+    fn ours(write: bool) -> Seen {
+        let not_null = ["version", "execution_time_ms", "checksum"];
+        Seen {
+            columns: COLUMNS
+                .iter()
+                .map(|(name, ty)| Column {
+                    name: name.to_string(),
+                    ty: ty.to_string(),
+                    needs_value: not_null.contains(name),
+                })
+                .collect(),
+            select: true,
+            write,
+            creation: None,
+        }
+    }
+
+    fn refusal(r: Result<Shape>) -> (u8, String) {
+        let e = r.expect_err("a refusal");
+        (e.kind().code(), e.to_string())
+    }
+
+    #[test]
+    fn the_preflight_asks_for_what_each_command_does() {
+        let t = Table::parse("schema_migrations")
+            .unwrap()
+            .resolved_in(Some("public".into()))
+            .unwrap();
+        let read_only = ours(false);
+        assert_eq!(
+            preflight(&t, &read_only, Access::Read, "reader").unwrap(),
+            Shape::Ours
+        );
+        for (access, privilege) in [
+            (Access::Insert, "INSERT"),
+            (Access::Update, "UPDATE"),
+            (Access::Delete, "DELETE"),
+        ] {
+            let (code, text) = refusal(preflight(&t, &read_only, access, "reader"));
+            assert_eq!(code, 3, "{text}");
+            assert!(
+                text.contains(&format!(
+                    "GRANT {privilege} ON TABLE public.schema_migrations TO reader;"
+                )),
+                "{text}"
+            );
+            assert!(preflight(&t, &ours(true), access, "reader").is_ok());
+        }
+        let no_select = Seen {
+            select: false,
+            ..ours(true)
+        };
+        let (code, text) = refusal(preflight(&t, &no_select, Access::Read, "Odd Role"));
+        assert_eq!(code, 3);
+        assert!(
+            text.contains("GRANT SELECT ON TABLE public.schema_migrations TO \"Odd Role\";"),
+            "{text}"
+        );
+        let (_, text) = refusal(preflight(
+            &t,
+            &Seen {
+                write: false,
+                ..no_select
+            },
+            Access::Insert,
+            "r",
+        ));
+        assert!(text.contains("GRANT SELECT, INSERT ON TABLE"), "{text}");
+    }
+
+    #[test]
+    fn an_absent_table_needs_what_creating_it_needs_only_where_it_is_created() {
+        let t = Table::parse("ops.sentry").unwrap();
+        let absent = |schema_exists, may_create| Seen {
+            creation: Some(Creation {
+                schema_exists,
+                may_create,
+            }),
+            ..Seen::default()
+        };
+        assert_eq!(
+            preflight(&t, &absent(true, false), Access::Read, "app").unwrap(),
+            Shape::Absent
+        );
+        assert!(preflight(&t, &absent(true, false), Access::Delete, "app").is_ok());
+        let (code, text) = refusal(preflight(&t, &absent(true, false), Access::Insert, "app"));
+        assert_eq!(code, 3);
+        assert!(
+            text.contains("GRANT CREATE ON SCHEMA ops TO app;"),
+            "{text}"
+        );
+        let (_, text) = refusal(preflight(&t, &absent(false, false), Access::Update, "app"));
+        assert!(
+            text.contains("CREATE SCHEMA ops AUTHORIZATION app;"),
+            "{text}"
+        );
+        assert!(preflight(&t, &absent(false, true), Access::Insert, "app").is_ok());
+        // Not read yet: the read after the lock tells.
+        assert!(preflight(&t, &Seen::default(), Access::Insert, "app").is_ok());
+    }
+
+    #[test]
+    fn only_what_the_command_needs_is_asked_of_the_server() {
+        let t = Table::parse("schema_migrations").unwrap();
+        let sql = |a| shape_sql_of(&t, a);
+        assert!(!sql(None).contains("privilege"), "{}", sql(None));
+        assert!(!sql(Some(Access::Read)).contains("'INSERT'"));
+        assert!(
+            sql(Some(Access::Insert)).contains("has_any_column_privilege(a.attrelid, 'INSERT')")
+        );
+        assert!(sql(Some(Access::Delete)).contains("has_table_privilege(a.attrelid, 'DELETE')"));
+        assert!(!sql(Some(Access::Insert)).contains("CREATE"));
+        // A schema may not exist: looked up, never passed by name (which would fail).
+        let ops = Table::parse("ops.t").unwrap();
+        assert!(creation_sql(&ops).contains("to_regnamespace(E'\"ops\"')"));
+    }
+
+    #[test]
+    fn a_not_null_column_without_default_the_row_does_not_set_makes_the_table_not_ours() {
+        let t = Table::parse("public.schema_migrations").unwrap();
+        let mut seen = ours(true);
+        seen.columns.push(Column {
+            name: "ticket".into(),
+            ty: "text".into(),
+            needs_value: true,
+        });
+        let (code, text) = refusal(preflight(&t, &seen, Access::Read, "app"));
+        assert_eq!(code, 6, "{text}");
+        assert!(
+            text.contains("column ticket is NOT NULL without a default"),
+            "{text}"
+        );
+        assert!(text.contains("--table"), "{text}");
+        // Ours without its default is not ours either: the row leaves applied_at to it.
+        let mut seen = ours(true);
+        seen.columns[1].needs_value = true;
+        let (code, text) = refusal(shape(&t, &seen));
+        assert_eq!(code, 6);
+        assert!(text.contains("column applied_at is NOT NULL"), "{text}");
+        // A NOT NULL column the row sets is fine.
+        assert_eq!(shape(&t, &ours(true)).unwrap(), Shape::Ours);
+    }
+
+    #[test]
+    fn names_for_pasted_sql_are_quoted_only_when_needed() {
+        assert_eq!(quote_if_needed("schema_migrations"), "schema_migrations");
+        assert_eq!(quote_if_needed("Ticket"), "\"Ticket\"");
+        assert_eq!(quote_if_needed("a$b"), "\"a$b\"");
+        assert_eq!(quote_if_needed("1x"), "\"1x\"");
     }
 
     #[test]

@@ -1014,3 +1014,142 @@ fn pguser_then_the_os_user_supply_a_missing_user_name() {
     );
     assert!(!out.all().contains("Os-User-Pw-2"));
 }
+
+/// A NUL byte can never reach PostgreSQL (the connection's values travel as NUL-terminated
+/// strings): `%00` in the user name used to give exit 4 ("check host, port and network
+/// access"), in the password exit 4 ("password authentication failed"). In any part of the URL
+/// it is exit 3 naming the part, never its value, before any network use: a listener where the
+/// URL points sees no connection, and against the real server it is still exit 3. (A key=value
+/// string has no escape for a NUL, and the environment cannot carry a raw one: the parser's
+/// unit tests cover its parameters; a password file can, below.)
+#[test]
+fn a_nul_byte_in_any_part_of_the_url_is_exit_3_naming_the_part_before_any_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let pw = "Nul-Pw-5b9e";
+    // (URL, the part named, a value fragment the problem line must not show)
+    let cases = [
+        (
+            format!("postgres://ad%00min:{pw}@127.0.0.1:{port}/db"),
+            "DATABASE_URL user name contains a NUL byte",
+            "ad",
+        ),
+        (
+            format!("postgres://app:{pw}%00x@127.0.0.1:{port}/db"),
+            "DATABASE_URL password contains a NUL byte",
+            "Nul-Pw",
+        ),
+        (
+            format!("postgres://app:{pw}@127.0.0.1%00evil:{port}/db"),
+            "DATABASE_URL host contains a NUL byte",
+            "evil",
+        ),
+        (
+            format!("postgres://app:{pw}@127.0.0.1:{port}/d%00bname"),
+            "DATABASE_URL database name contains a NUL byte",
+            "bname",
+        ),
+        (
+            format!("postgres://app:{pw}@127.0.0.1:{port}/db?application_name=web%00worker"),
+            "the value of the parameter application_name contains a NUL byte",
+            "worker",
+        ),
+        (
+            format!(
+                "postgres://app:{pw}@127.0.0.1:{port}/db?sslmode=disable&options=-c%20x%3D%00y"
+            ),
+            "the value of the parameter options contains a NUL byte",
+            "-c x",
+        ),
+    ];
+    for (url, part, fragment) in &cases {
+        for command in ["ping", "run", "check-env"] {
+            let out = with_url(url, &[command]);
+            assert_eq!(out.code, 3, "{url} {command}:\n{}", out.all());
+            let problem = out
+                .stderr
+                .lines()
+                .find(|l| l.contains("NUL byte"))
+                .unwrap_or_else(|| panic!("{url} {command}: no NUL problem in\n{}", out.stderr));
+            assert!(problem.contains(part), "{url}: {problem}");
+            assert!(
+                !problem.contains(fragment),
+                "{url} shows {fragment:?}: {problem}"
+            );
+            assert!(!problem.contains("%00"), "{problem}");
+            assert!(
+                !out.all().contains(pw) && !out.all().contains(&encode(pw)),
+                "{url} leaked the password:\n{}",
+                out.all()
+            );
+            assert!(
+                out.stderr
+                    .trim_end()
+                    .ends_with("=== MIGRATION SENTRY: FAILED (exit 3: environment invalid) ==="),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the sentry connected although the URL was invalid"
+    );
+    // Against the real server: refused as the URL's problem, not the server's.
+    let db = cluster().create_db();
+    let real_pw = db.cluster.password("app");
+    for (user, password, part) in [
+        ("app%00", encode(&real_pw), "user name"),
+        ("app", format!("{}%00", encode(&real_pw)), "password"),
+    ] {
+        let url = format!(
+            "postgresql://{user}:{password}@127.0.0.1:{}/{}?sslmode=disable",
+            db.port, db.name
+        );
+        let out = with_url(&url, &["ping"]);
+        out.assert_code(3);
+        assert!(
+            out.stderr
+                .contains(&format!("DATABASE_URL {part} contains a NUL byte")),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.all().contains(&real_pw), "{}", out.all());
+    }
+}
+
+/// A password file can hold a NUL byte, which no environment variable can: refused as that
+/// file's line (exit 3), the password never shown, before any connection.
+#[test]
+fn a_nul_byte_in_the_password_files_password_is_exit_3_naming_the_line() {
+    let db = cluster().create_db();
+    let files = tempfile::tempdir().unwrap();
+    let file = password_file(
+        files.path(),
+        "passwords",
+        &format!("127.0.0.1:{}:{}:app:Half\0Pw-77e1\n", db.port, db.name),
+        0o600,
+    );
+    let url = db.url_with("app", None, "127.0.0.1", "sslmode=disable");
+    let out = with_libpq_env(
+        &url,
+        &[("PGPASSFILE", &file.to_string_lossy())],
+        None,
+        &["ping"],
+    );
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains(&format!(
+            "the password the password file {} gives at line 1 contains a NUL byte",
+            file.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.all().contains("Half") && !out.all().contains("Pw-77e1"),
+        "{}",
+        out.all()
+    );
+}

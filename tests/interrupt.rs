@@ -894,7 +894,7 @@ fn a_role_without_the_privileges_the_sentry_needs_gets_exit_3_and_the_grant() {
     out.assert_code(3);
     assert!(
         out.stderr.contains(&format!(
-            "Fix, as the database owner: GRANT USAGE, CREATE ON SCHEMA public TO {role};"
+            "Fix, as the database owner: GRANT CREATE ON SCHEMA public TO {role};"
         )),
         "{}",
         out.stderr
@@ -905,8 +905,9 @@ fn a_role_without_the_privileges_the_sentry_needs_gets_exit_3_and_the_grant() {
     let out = run(p.sentry(&db).env("DATABASE_URL", &url).arg("run"));
     out.assert_code(3);
     assert!(
-        out.stderr
-            .contains(&format!("ON TABLE schema_migrations TO {role};")),
+        out.stderr.contains(&format!(
+            "GRANT SELECT, INSERT ON TABLE public.schema_migrations TO {role};"
+        )),
         "{}",
         out.stderr
     );

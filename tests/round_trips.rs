@@ -200,8 +200,9 @@ fn when_another_session_holds_the_lock_the_rows_are_read_again_under_it() {
 
 /// A transactional migration is two messages (issue #12's fresh apply): `BEGIN` with the
 /// timeouts, the transaction's advisory lock and the re-check; then the migration's SQL,
-/// first in its message, followed on a line of their own by the tracking row (its execution
-/// time measured by the server), `COMMIT` and the check of the session's settings. The
+/// first in its message, followed on a line of their own by a savepoint (which tells, on the
+/// failure path, whose statement failed), the tracking row (its execution time measured by the
+/// server), `COMMIT` and the check of the session's settings. The
 /// statements that are the same for every migration are prepared once per run, before the
 /// first, and removed after the last.
 #[test]
@@ -256,12 +257,14 @@ fn a_migration_is_two_round_trips() {
         "{}",
         trips[1]
     );
-    // The rest of the second message, after the migration's text: nothing in 0002's text
+    // The rest of the second message, after the migration's text: the savepoint that tells,
+    // should the message fail, whether the migration's SQL had run; nothing in 0002's text
     // could change the role, so no SET LOCAL role before the row.
     let second = between("executing simple query: CREATE TABLE b", "✓ 0002_create_b");
     assert!(
         second.contains(
-            "(id int PRIMARY KEY);\n\n  ; EXECUTE migration_sentry_row_1(E'0002_create_b', \
+            "(id int PRIMARY KEY);\n\n  ; SAVEPOINT migration_sentry_row; \
+             EXECUTE migration_sentry_row_1(E'0002_create_b', \
              (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int4, "
         ),
         "{second}"
