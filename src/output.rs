@@ -37,7 +37,12 @@ const ECHO_MAX_CHARS: usize = 200;
 const EXTERNAL_MAX_CHARS: usize = 2000;
 
 /// Installs the stderr logger. `verbosity`: -1 quiet, 0 info, 1 `-v`, 2 `-vv`.
-/// `RUST_LOG`, when set, is applied on top.
+///
+/// `RUST_LOG` (env_logger's syntax) is applied on top. Without `-q` or `-v` it may also set
+/// the level of the sentry's own records: `RUST_LOG=warn` is as quiet as `-q`, `RUST_LOG=debug`
+/// shows every crate's debug records; naming only another crate (`RUST_LOG=rustls=debug`)
+/// keeps the sentry's default. With `-q` or `-v` the flag sets the sentry's level. The FAILED
+/// line prints whatever the level ([`failed`]).
 pub fn init_logger(verbosity: i8) {
     let ours = match verbosity {
         i8::MIN..=-1 => LevelFilter::Warn,
@@ -45,20 +50,24 @@ pub fn init_logger(verbosity: i8) {
         1 => LevelFilter::Debug,
         _ => LevelFilter::Trace,
     };
+    let rust_log = std::env::var("RUST_LOG").ok();
     let mut builder = env_logger::Builder::new();
     builder
         .filter_level(LevelFilter::Warn)
-        .filter_module("migration_sentry", ours)
         .write_style(env_logger::WriteStyle::Never)
         .target(env_logger::Target::Stderr);
+    // A flag is more specific than `RUST_LOG`'s bare level, so it wins over it.
+    if verbosity != 0 || !rust_log.as_deref().is_some_and(sets_our_level) {
+        builder.filter_module("migration_sentry", ours);
+    }
     if verbosity >= 2 {
         // Every round trip: the driver logs each query and its parameters at debug.
         builder
             .filter_module("tokio_postgres", LevelFilter::Debug)
             .filter_module("postgres", LevelFilter::Debug);
     }
-    if let Ok(spec) = std::env::var("RUST_LOG") {
-        builder.parse_filters(&spec);
+    if let Some(spec) = &rust_log {
+        builder.parse_filters(spec);
     }
     let colour = colour_enabled();
     builder.format(move |buf, record| {
@@ -74,6 +83,20 @@ pub fn init_logger(verbosity: i8) {
     });
     // A second init (tests) is harmless.
     let _ = builder.try_init();
+}
+
+/// Whether the `RUST_LOG` spec sets the level of the sentry's records: a bare level (`warn`),
+/// or a directive for `migration_sentry` or one of its modules. What follows a `/` filters
+/// messages, not levels.
+fn sets_our_level(spec: &str) -> bool {
+    let directives = spec.split('/').next().unwrap_or_default();
+    directives
+        .split(',')
+        .map(str::trim)
+        .any(|d| match d.split_once('=') {
+            None => d.parse::<LevelFilter>().is_ok() || d.starts_with("migration_sentry"),
+            Some((name, _)) => name.trim().starts_with("migration_sentry"),
+        })
 }
 
 fn colour_enabled() -> bool {
@@ -225,9 +248,19 @@ pub fn failed_line(kind: ExitKind) -> String {
     )
 }
 
-/// Logs [`failed_line`]: always printed, even with `-q`.
+/// Logs [`failed_line`]: always printed, even with `-q` or `RUST_LOG=off`.
 pub fn failed(kind: ExitKind) {
-    log::error!(target: MARKER, "{}", failed_line(kind));
+    always(&failed_line(kind));
+}
+
+/// Logs a final line at error level, or prints it bare when the log level (`RUST_LOG=off`)
+/// would drop it: whoever reads the end of a deploy log must find the verdict there.
+fn always(line: &str) {
+    if log::log_enabled!(target: MARKER, Level::Error) {
+        log::error!(target: MARKER, "{line}");
+    } else {
+        eprintln!("{line}");
+    }
 }
 
 /// The last line of a run ended by a signal: the process then ends by that signal, so the
@@ -241,9 +274,9 @@ pub fn failed_by_signal_line(sig: i32) -> String {
     )
 }
 
-/// Logs [`failed_by_signal_line`]: always printed, even with `-q`.
+/// Logs [`failed_by_signal_line`]: always printed, even with `-q` or `RUST_LOG=off`.
 pub fn failed_by_signal(sig: i32) {
-    log::error!(target: MARKER, "{}", failed_by_signal_line(sig));
+    always(&failed_by_signal_line(sig));
 }
 
 /// stdout for results: buffered (a JSON document of 10,000 rows is written in a few large
@@ -288,6 +321,24 @@ impl<W: Write> Write for Results<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_log_sets_our_level_by_a_bare_level_or_by_naming_us() {
+        for spec in [
+            "warn",
+            "OFF",
+            "debug,rustls=info",
+            "migration_sentry=debug",
+            "migration_sentry::lock=trace",
+            "migration_sentry",
+            "info/lock",
+        ] {
+            assert!(sets_our_level(spec), "{spec}");
+        }
+        for spec in ["", "rustls=debug", "tokio_postgres=debug,rustls", "x/warn"] {
+            assert!(!sets_our_level(spec), "{spec}");
+        }
+    }
 
     #[test]
     fn markers_are_printed_as_they_are() {

@@ -793,18 +793,80 @@ CREATE INDEX IF NOT EXISTS ix_proposals_visitor ON proposals (visitor_session_id
         assert_eq!(&sql[at..], "\\set");
     }
 
-    #[test]
-    fn large_input_is_linear() {
-        // 20 000 statements and a long dollar quote: quadratic behaviour would time out.
+    /// A script of `k` units: each unit three statements with every construct the scanner
+    /// skips (strings, E-strings, quoted identifiers, dollar quotes, nested comments, an atomic
+    /// body), then four statements whose single token grows with `k` (a dollar-quoted body, a
+    /// list of values, a string of doubled quotes, a nested comment).
+    fn script(k: usize) -> String {
         let mut s = String::new();
-        for i in 0..20_000 {
-            s.push_str(&format!("INSERT INTO t VALUES ({i}, 'x;y'); -- c\n"));
+        for i in 0..k {
+            s.push_str(&format!(
+                "INSERT INTO t VALUES ({i}, 'x;y', E'a\\'b;', \"c;ol\", $$;$$); -- c;\n\
+                 /* a; /* b; */ */ SELECT 'it''s;';\n\
+                 CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT 1; END;\n"
+            ));
         }
         s.push_str("SELECT $q$");
-        s.push_str(&"$ ".repeat(100_000));
-        s.push_str("$q$;");
-        let st = split(&s).unwrap();
-        assert_eq!(st.len(), 20_001);
-        assert_eq!(st[19_999].line, 20_000);
+        s.push_str(&"$ ".repeat(10 * k));
+        s.push_str("$q$;\nSELECT 0");
+        s.push_str(&", 1".repeat(10 * k));
+        s.push_str(";\nSELECT '");
+        s.push_str(&"'';".repeat(10 * k));
+        s.push_str("';\n/*");
+        s.push_str(&" /* ; */".repeat(10 * k));
+        s.push_str(" */ SELECT 1;\n");
+        s
+    }
+
+    /// CPU time this thread has used: unlike the wall clock, it does not grow when other
+    /// processes or test threads take the machine's cores.
+    fn thread_cpu_time() -> std::time::Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec, which `ts` is.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+        std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+
+    /// CPU time that splitting `s` and tokenizing every statement takes.
+    fn work(s: &str) -> std::time::Duration {
+        let started = thread_cpu_time();
+        let statements = split(s).unwrap();
+        let tokens: usize = statements.iter().map(|st| tokens(st.sql).len()).sum();
+        std::hint::black_box(tokens);
+        thread_cpu_time() - started
+    }
+
+    #[test]
+    fn large_input_is_linear() {
+        let k = 500;
+        let (small, large) = (script(k), script(8 * k));
+        let st = split(&small).unwrap();
+        assert_eq!(st.len(), 3 * k + 4);
+        assert_eq!(st[3 * k - 1].line, 3 * k);
+        assert_eq!(st[3 * k].sql.len(), "SELECT $q$$q$".len() + 2 * 10 * k);
+        // Eight times the input must cost about eight times the work; anything quadratic (a
+        // line count from the start for every statement, a rescan of the statement so far for
+        // every token) costs about 64 times as much. Measured as CPU time of this thread, not
+        // the wall clock, and the least of five runs, so that a busy machine does not count;
+        // the bound is far from both.
+        let t_small = (0..5).map(|_| work(&small)).min().unwrap();
+        let mut ratio = f64::INFINITY;
+        let mut t_large = std::time::Duration::MAX;
+        // Another run of the large input only while the ratio could still be noise.
+        for _ in 0..5 {
+            t_large = t_large.min(work(&large));
+            ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-6);
+            if !(24.0..=48.0).contains(&ratio) {
+                break;
+            }
+        }
+        assert!(
+            ratio < 24.0,
+            "8 times the input took {ratio:.1} times the work ({t_small:?}, then {t_large:?})"
+        );
     }
 }

@@ -453,18 +453,23 @@ fn wait_retries_until_a_late_server_listens() {
     let port = late.port();
     let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
     let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
     let child = common::spawn_group(
         sentry()
             .current_dir(dir.path())
             .env("DATABASE_URL", &url)
             .args(["ping", "--wait", "60s"])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped()),
+            .stderr(std::fs::File::create(&log).unwrap()),
     );
-    thread::sleep(Duration::from_secs(3));
+    // The server starts once the sentry has found it down and said it retries.
+    let retrying = common::wait_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).unwrap().contains("retrying")
+    });
     late.start();
     let out = child.wait_with_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(retrying, "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("database not ready"), "{stderr}");
     assert!(stderr.contains("retrying"), "{stderr}");

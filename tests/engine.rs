@@ -797,7 +797,9 @@ fn verbose_shows_sql_and_notices_and_vv_the_round_trips() {
 #[test]
 fn status_reports_in_text_and_json_and_is_read_only() {
     let f = fx();
-    f.write("0001_a.sql", "CREATE TABLE a (id int);\n");
+    // 0001 takes at least 200 ms, so its reported execution time says something.
+    let a_sql = "CREATE TABLE a (id int);\nSELECT pg_sleep(0.2);\n";
+    f.write("0001_a.sql", a_sql);
     f.write("0002_b.sql", "CREATE TABLE b (id int);\n");
 
     // Fresh database: pending, and the tracking table is not created.
@@ -840,12 +842,25 @@ fn status_reports_in_text_and_json_and_is_read_only() {
     assert_eq!(applied.len(), 2);
     let a = &applied[0];
     assert_eq!(a["version"], "0001_a");
-    assert!(a["applied_at"].as_str().is_some_and(|s| !s.is_empty()));
-    assert!(a["execution_time_ms"].as_i64().is_some_and(|n| n >= 0));
+    // What the tracking row holds, the time in UTC to the millisecond.
     assert_eq!(
-        a["checksum"],
-        sha256_hex(b"CREATE TABLE a (id int);\n").as_str()
+        a["applied_at"].as_str(),
+        Some(
+            f.scalar(
+                "SELECT to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
+                 FROM schema_migrations WHERE version = '0001_a'"
+            )
+            .as_str()
+        ),
+        "{a}"
     );
+    let ms = a["execution_time_ms"].as_i64().expect("execution_time_ms");
+    assert!(ms >= 200, "0001_a sleeps 200 ms, reported {ms} ms");
+    assert_eq!(
+        ms.to_string(),
+        f.scalar("SELECT execution_time_ms FROM schema_migrations WHERE version = '0001_a'")
+    );
+    assert_eq!(a["checksum"], sha256_hex(a_sql.as_bytes()).as_str());
     assert_eq!(a["stamped"], false);
 
     f.sentry(&["run"]).assert_code(0);

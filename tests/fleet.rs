@@ -61,6 +61,11 @@ impl Fleet {
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
+        run(&mut self.command(args))
+    }
+
+    /// The fleet command [`Fleet::run`] runs, for a test that watches it while it runs.
+    fn command(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = common::sentry();
         cmd.current_dir(self.project.dir.path().join("cwd"))
             .arg("--migrations-dir")
@@ -73,7 +78,7 @@ impl Fleet {
                 cmd.env(var, url);
             }
         }
-        run(&mut cmd)
+        cmd
     }
 }
 
@@ -296,20 +301,40 @@ fn targets_already_running_finish_after_a_failure() {
         .target("slow", slow.url())
         .target("drift", drift.url())
         .target("later", later.url());
-    // Someone holds the sentry's lock on `slow` for two seconds: its run waits, and is still
-    // running when `drift` fails.
+    // Someone holds the sentry's lock on `slow`: its run waits, and is still running when
+    // `drift` fails. The lock is released once the fleet has taken in that failure (drift's
+    // run printed its FAILED line and was reaped: only slow's run is left), never on a clock.
     let mut holder = slow.client();
     holder
         .execute("SELECT pg_advisory_lock(4242)", &[])
         .unwrap();
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(2));
-        holder
-            .execute("SELECT pg_advisory_unlock(4242)", &[])
-            .unwrap();
+    let log = fleet.project.dir.path().join("fleet.log");
+    let child = common::spawn_group(
+        fleet
+            .command(&["run", "--parallel", "2", "--lock-key", "4242"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(fs::File::create(&log).unwrap()),
+    );
+    let drift_failed = common::wait_until(Duration::from_secs(60), || {
+        fs::read_to_string(&log)
+            .unwrap()
+            .contains("[drift] === MIGRATION SENTRY: FAILED (exit 6")
+            && children_of(child.id()).len() == 1
     });
-    let out = fleet.run(&["run", "--parallel", "2", "--lock-key", "4242"]);
-    release.join().unwrap();
+    assert!(
+        drift_failed,
+        "drift never failed alone:\n{}",
+        fs::read_to_string(&log).unwrap()
+    );
+    holder
+        .execute("SELECT pg_advisory_unlock(4242)", &[])
+        .unwrap();
+    let output = child.wait_with_output();
+    let out = Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: fs::read_to_string(&log).unwrap(),
+    };
     out.assert_code(6);
     assert_eq!(row(&out, "slow")[1..4], ["ok", "2", "0"], "{}", out.stdout);
     assert_eq!(row(&out, "drift")[1..4], ["FAILED", "0", "6"]);
@@ -387,8 +412,8 @@ fn sentry_locks(db: &TestDb) -> i64 {
 }
 
 /// SIGTERM while two members run a long statement: each is cancelled and rolled back, every
-/// advisory lock is released within two seconds, the rest are not attempted, and the fleet
-/// prints its table and ends by SIGTERM.
+/// advisory lock is released long before the statements would have ended, the rest are not
+/// attempted, and the fleet prints its table and ends by SIGTERM.
 #[test]
 fn a_signal_mid_fleet_stops_every_target_and_leaves_no_lock() {
     use std::process::Stdio;
@@ -427,21 +452,22 @@ fn a_signal_mid_fleet_stops_every_target_and_leaves_no_lock() {
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let cleaned = common::wait_until(Duration::from_secs(2), || {
+    // The statements sleep for 60 s: cleaned within 30 s, they were cancelled.
+    let cleaned = common::wait_until(Duration::from_secs(30), || {
         dbs[1..3]
             .iter()
             .all(|db| running_sleeps(db) == 0 && sentry_locks(db) == 0)
     });
-    let ended = common::wait_until(Duration::from_secs(15), || {
+    let ended = common::wait_until(Duration::from_secs(30), || {
         child.try_wait().unwrap().is_some()
     });
-    assert!(ended, "the fleet did not end within 15 s of SIGTERM");
+    assert!(ended, "the fleet did not end within 30 s of SIGTERM");
     let output = child.wait_with_output();
     let out = String::from_utf8_lossy(&output.stdout).into_owned();
     let err = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         cleaned,
-        "a member still runs or holds a lock 2 s after SIGTERM:\n{err}"
+        "a member still runs or holds a lock 30 s after SIGTERM:\n{err}"
     );
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{out}\n{err}");
@@ -493,8 +519,9 @@ fn the_fleet_deadline_stops_every_member_with_exit_10() {
     let started = std::time::Instant::now();
     let out = fleet.run(&["run", "--parallel", "2", "--timeout", "4s"]);
     out.assert_code(10);
+    // The members' statements sleep for 60 s: ended well before, they were cancelled.
     assert!(
-        started.elapsed() < Duration::from_secs(20),
+        started.elapsed() < Duration::from_secs(40),
         "{:?}",
         started.elapsed()
     );
@@ -515,19 +542,30 @@ fn the_fleet_deadline_stops_every_member_with_exit_10() {
 
 /// The pid of a child process of `parent` (a fleet's member), once one exists.
 fn member_of(parent: u32) -> Option<i32> {
-    fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
-        // pid (comm) state ppid …: the comm may hold spaces, so split after the last ')'.
-        let ppid: u32 = stat
-            .rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        (ppid == parent).then_some(pid)
-    })
+    children_of(parent).first().copied()
+}
+
+/// The child processes of `parent` (a fleet's members), zombies included: a member is gone
+/// once the fleet has reaped it.
+fn children_of(parent: u32) -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid …: the comm may hold spaces, so split after the last ')'.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
 }
 
 /// A member stopped from outside the fleet (an operator's `kill`) counts as interrupted
@@ -591,16 +629,18 @@ fn a_member_stopped_from_outside_is_reported_by_its_signal() {
         assert_eq!(t1["exit_code"], code, "{t1}");
         assert!(t1["error"].as_str().unwrap().contains(says), "{t1}");
         if sig == libc::SIGKILL {
+            // The member printed nothing about it: the fleet says it, labelled with its name.
             assert!(
-                err.contains(&format!("[t1] {says}")) || err.contains(says),
+                err.contains(&format!("ERROR: [t1] the run was {says}")),
                 "{err}"
             );
         }
         assert!(out.contains("\"not_attempted\""), "{out}");
-        // Whatever the signal, the server lets go: SIGTERM at once, SIGKILL once the socket
-        // closed.
+        // Whatever the signal, the server lets go: SIGTERM at once, SIGKILL once it notices
+        // the closed socket (client_connection_check_interval, 5 s), long before the 60 s
+        // statement ends.
         assert!(
-            common::wait_until(Duration::from_secs(10), || {
+            common::wait_until(Duration::from_secs(30), || {
                 running_sleeps(&dbs[1]) == 0 && sentry_locks(&dbs[1]) == 0
             }),
             "t1's statement or lock outlived its process"

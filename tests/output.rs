@@ -223,3 +223,56 @@ fn a_connection_string_echoed_from_the_wrong_option_is_redacted() {
     assert!(!out.all().contains("Kv-Pw-2"));
     assert!(!out.all().contains("Real-Pw-3"));
 }
+
+/// Without `-q` or `-v`, `RUST_LOG` sets the level, as the options table of
+/// docs/operations.md says: `RUST_LOG=warn` is as quiet as `-q`, `RUST_LOG=debug` shows what
+/// `-v` shows. A flag wins over it, naming another crate keeps the default, and the FAILED line
+/// prints whatever the level.
+#[test]
+fn rust_log_sets_the_level_when_no_flag_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let check_env = |rust_log: Option<&str>, flags: &[&str]| {
+        let mut cmd = sentry();
+        cmd.current_dir(dir.path())
+            .env("DATABASE_URL", "postgres://app:pw@db/x")
+            .args(flags)
+            .arg("check-env");
+        if let Some(spec) = rust_log {
+            cmd.env("RUST_LOG", spec);
+        }
+        let out = run(&mut cmd);
+        out.assert_code(0);
+        out
+    };
+    let info = "[sentry] env OK: DATABASE_URL";
+    assert!(check_env(None, &[]).stderr.contains(info));
+    let quiet = check_env(None, &["-q"]);
+    let warn = check_env(Some("warn"), &[]);
+    assert!(!warn.stderr.contains(info), "{}", warn.stderr);
+    assert_eq!(warn.stderr, quiet.stderr);
+    assert_eq!(warn.stdout, quiet.stdout);
+    assert!(check_env(Some("warn"), &["-v"]).stderr.contains(info));
+    assert!(check_env(Some("rustls=debug"), &[]).stderr.contains(info));
+
+    let out = run(sentry()
+        .current_dir(dir.path())
+        .env("RUST_LOG", "off")
+        .arg("check-env"));
+    out.assert_code(3);
+    assert_eq!(
+        out.stderr,
+        "=== MIGRATION SENTRY: FAILED (exit 3: environment invalid) ===\n"
+    );
+
+    // A debug record of the sentry: the lock released at the end of a run.
+    let db = cluster().create_db();
+    let p = Project::new();
+    let debug = "[sentry] lock released (key ";
+    let out = p.run(&db, &["run"]);
+    out.assert_code(0);
+    assert!(!out.stderr.contains(debug), "{}", out.stderr);
+    let out = run(p.sentry(&db).env("RUST_LOG", "debug").arg("run"));
+    out.assert_code(0);
+    assert!(out.stderr.contains(debug), "{}", out.stderr);
+    assert!(p.run(&db, &["run", "-v"]).stderr.contains(debug));
+}

@@ -155,6 +155,9 @@ fn transaction_pooling_is_refused_with_exit_3_and_a_hint() {
     assert_eq!(tables, 0);
 }
 
+/// A session-pooling PgBouncer lends one server backend to the sentry for its whole session:
+/// `run` passes the pooler checks and migrates, every migration on the backend that holds the
+/// session advisory lock, and the lock is released on the way out.
 #[test]
 fn session_pooling_keeps_the_backend_and_is_accepted() {
     let pg = Cluster::new(ClusterOptions {
@@ -162,12 +165,80 @@ fn session_pooling_keeps_the_backend_and_is_accepted() {
         start: true,
     });
     let bouncer = start_bouncer(pg.port(), "session");
+    // Two server connections open, as in the transaction-pooling test: were the session moved
+    // between them, it would show.
+    warm_pool(bouncer.port);
     let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    fs::create_dir(&migrations).unwrap();
+    // Each migration records the backend it ran on. The no-transaction one also records
+    // whether that backend held an advisory lock: outside a transaction, only the sentry's
+    // session lock can be there (a transactional migration also takes the key for its
+    // transaction, on whichever backend runs it).
+    let seen = |step: u32| {
+        format!(
+            "INSERT INTO seen SELECT {step}, pg_backend_pid(), EXISTS (SELECT 1 FROM pg_locks \
+             WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid());\n"
+        )
+    };
+    let write = |name: &str, sql: String| fs::write(migrations.join(name), sql).unwrap();
+    write(
+        "0001_seen.sql",
+        format!(
+            "CREATE TABLE seen (step int, pid int, locked bool);\n{}",
+            seen(1)
+        ),
+    );
+    write(
+        "0002_seen.sql",
+        format!("-- sentry:no-transaction\n{}", seen(2)),
+    );
+    write("0003_seen.sql", seen(3));
     let out = run(sentry()
         .current_dir(dir.path())
         .env("DATABASE_URL", bouncer_url(bouncer.port))
-        .arg("ping"));
+        .arg("run")
+        .arg("--migrations-dir")
+        .arg(&migrations));
     out.assert_code(0);
+    let mut c = pg.admin_client("postgres");
+    let rows: Vec<(i32, i32, bool)> = c
+        .query("SELECT step, pid, locked FROM seen ORDER BY step", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.1 == rows[0].1),
+        "the migrations ran on more than one backend: {rows:?}"
+    );
+    assert!(
+        rows[1].2,
+        "the backend that ran the migrations did not hold the session lock: {rows:?}"
+    );
+    let versions: Vec<String> = c
+        .query(
+            "SELECT version::text FROM schema_migrations ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, ["0001_seen", "0002_seen", "0003_seen"]);
+    // Released, though the pooler keeps the server backend for its next client.
+    let locks: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        locks, 0,
+        "the advisory lock outlived the run on the pooled backend"
+    );
 }
 
 #[test]

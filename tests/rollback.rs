@@ -689,11 +689,12 @@ fn two_concurrent_rollbacks() {
     let db = cluster().create_db();
     let p = Project::new();
     three_migrations(&p);
-    // A slow rollback, and a journal of rollbacks run that survives them.
+    // A rollback that waits at a gate the test holds, and a journal of rollbacks run that
+    // survives them.
     write_down(
         &p,
         "0003_c",
-        "SELECT pg_sleep(1.5);\nINSERT INTO journal VALUES ('0003_c');\n\
+        "SELECT count(*) FROM gate;\nINSERT INTO journal VALUES ('0003_c');\n\
          DROP INDEX ix_a_note;\nALTER TABLE a DROP COLUMN note;\n",
     );
     write_down(
@@ -701,32 +702,49 @@ fn two_concurrent_rollbacks() {
         "0002_b",
         "INSERT INTO journal VALUES ('0002_b');\nDROP TABLE b;\n",
     );
-    db.execute("CREATE TABLE journal (version text); GRANT INSERT ON journal TO app;");
+    db.execute(
+        "CREATE TABLE journal (version text); GRANT INSERT ON journal TO app; \
+         CREATE TABLE gate (); GRANT SELECT ON gate TO app;",
+    );
     p.run(&db, &["run"]).assert_code(0);
+    let mut gate = db.client();
+    gate.batch_execute("BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
 
     let logs = p.dir.path();
     let first_log = logs.join("first.log");
     let second_log = logs.join("second.log");
     let mut first_cmd = p.sentry(&db);
-    first_cmd.args(["rollback", "--to", "0001_a"]);
+    first_cmd.args(["rollback", "--to", "0001_a", "--lock-timeout", "0"]);
     let first = spawn_logged(first_cmd, &first_log);
-    // The first holds the lock and is in its slow rollback.
-    let sleeping = wait_until(Duration::from_secs(20), || {
+    // The first holds the lock and waits at the gate, inside its rollback.
+    let at_gate = wait_until(Duration::from_secs(30), || {
         db.query_one_string(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1.5)%'",
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE 'SELECT count(*) FROM gate%'",
         ) == "1"
     });
     let mut second_cmd = p.sentry(&db);
-    second_cmd.args(["rollback", "--to", "0001_a", "--wait-for-lock", "30s"]);
+    second_cmd.args(["rollback", "--to", "0001_a", "--wait-for-lock", "60s"]);
     let second = spawn_logged(second_cmd, &second_log);
     assert!(
-        sleeping,
+        at_gate,
         "the first rollback never started:\n{}",
         read(&first_log)
     );
+    // The gate opens once the second waits for the advisory lock.
+    let waiting = wait_until(Duration::from_secs(30), || {
+        read(&second_log).contains("[sentry] waiting for advisory lock")
+    });
+    gate.batch_execute("COMMIT").unwrap();
+    assert!(
+        waiting,
+        "the second rollback never waited:\n{}",
+        read(&second_log)
+    );
 
-    let first = finish(first, &first_log, Duration::from_secs(30));
-    let second = finish(second, &second_log, Duration::from_secs(40));
+    let first = finish(first, &first_log, Duration::from_secs(60));
+    let second = finish(second, &second_log, Duration::from_secs(60));
     first.assert_code(0);
     second.assert_code(0);
     assert_eq!(first.stdout, "rolled back 2 (to 0001_a): 0003_c, 0002_b\n");
@@ -749,17 +767,18 @@ fn two_concurrent_rollbacks() {
     assert_eq!(recorded(&db), ["0001_a"]);
 }
 
-/// A project whose one migration's stored rollback sleeps 30 s before dropping its table.
+/// A project whose one migration's stored rollback sleeps a minute before dropping its table.
 fn slow_rollback(db: &TestDb) -> Project {
     let p = Project::new();
     p.write_migration("0001_a", "CREATE TABLE a (id int);\n");
-    write_down(&p, "0001_a", "SELECT pg_sleep(30);\nDROP TABLE a;\n");
+    write_down(&p, "0001_a", "SELECT pg_sleep(60);\nDROP TABLE a;\n");
     p.run(db, &["run"]).assert_code(0);
     p
 }
 
-/// Runs `rollback --to 0`, sends SIGTERM once the sentry's backend runs `pg_sleep`, and returns
-/// how the process ended and its stderr; checks that it ended in time (SPEC §5.7).
+/// Runs `rollback --to 0`, sends SIGTERM once the sentry's backend runs `pg_sleep` (a minute),
+/// and returns how the process ended and its stderr; checks that it ended long before the
+/// statement would have (SPEC §5.7).
 fn sigterm_mid_rollback(db: &TestDb, p: &Project) -> (std::process::ExitStatus, String) {
     let mut cmd = p.sentry(db);
     cmd.args(["rollback", "--to", "0"])
@@ -768,7 +787,7 @@ fn sigterm_mid_rollback(db: &TestDb, p: &Project) -> (std::process::ExitStatus, 
     let mut child = spawn_group(&mut cmd);
     wait_for_statement(db, "pg_sleep");
     assert!(child.signal(libc::SIGTERM));
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -810,7 +829,7 @@ fn sigterm_mid_rollback_cancels_unlocks_and_ends_by_sigterm() {
         "{stderr}"
     );
     assert!(
-        wait_until(Duration::from_secs(2), || server_is_clean(&db)),
+        wait_until(Duration::from_secs(30), || server_is_clean(&db)),
         "the sentry's session is busy or holds a lock"
     );
     assert_eq!(recorded(&db), ["0001_a"]);
@@ -831,14 +850,14 @@ fn sigterm_mid_no_transaction_rollback_says_which_statements_stayed() {
         &p,
         "0002_ix",
         "-- sentry:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS ix_a_id;\n\
-         SELECT pg_sleep(30);\nCREATE TABLE IF NOT EXISTS rolled_back (id int);\n",
+         SELECT pg_sleep(60);\nCREATE TABLE IF NOT EXISTS rolled_back (id int);\n",
     );
     p.run(&db, &["run"]).assert_code(0);
 
     let (status, stderr) = sigterm_mid_rollback(&db, &p);
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{stderr}");
     assert!(
-        wait_until(Duration::from_secs(2), || server_is_clean(&db)),
+        wait_until(Duration::from_secs(30), || server_is_clean(&db)),
         "the sentry's session is busy or holds a lock"
     );
     for needle in [
@@ -868,7 +887,7 @@ fn sigterm_mid_no_transaction_rollback_says_which_statements_stayed() {
 
     // As the message says, running it again replays all of it and continues.
     db.execute(
-        "UPDATE schema_migrations SET rollback_sql = replace(rollback_sql, 'pg_sleep(30)', \
+        "UPDATE schema_migrations SET rollback_sql = replace(rollback_sql, 'pg_sleep(60)', \
          'pg_sleep(0)') WHERE version = '0002_ix'",
     );
     p.run(&db, &["rollback", "--to", "0"]).assert_code(0);
@@ -883,7 +902,8 @@ fn timeout_mid_rollback_is_exit_10() {
     let p = slow_rollback(&db);
     let started = Instant::now();
     let out = p.run(&db, &["rollback", "--to", "0", "--timeout", "2s"]);
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // The stored rollback sleeps a minute: well before, it was cancelled.
+    assert!(started.elapsed() < Duration::from_secs(30));
     out.assert_code(10);
     assert!(
         out.stderr.contains(
@@ -895,6 +915,6 @@ fn timeout_mid_rollback_is_exit_10() {
         "{}",
         out.stderr
     );
-    assert!(wait_until(Duration::from_secs(2), || server_is_clean(&db)));
+    assert!(wait_until(Duration::from_secs(30), || server_is_clean(&db)));
     assert_eq!(recorded(&db), ["0001_a"]);
 }

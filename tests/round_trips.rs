@@ -151,8 +151,8 @@ fn when_another_session_holds_the_lock_the_rows_are_read_again_under_it() {
         .and_then(|s| s.parse().ok())
         .expect("the lock key");
 
-    // Hold the lock in another session for a moment; the sentry's opening attempt fails, it
-    // polls, and reads the table again once the lock is its own.
+    // Hold the lock in another session until the sentry polls for it: its opening attempt
+    // failed, and it reads the table again once the lock is its own.
     let mut holder = db.client();
     holder
         .execute("SELECT pg_advisory_lock($1)", &[&key])
@@ -164,15 +164,26 @@ fn when_another_session_holds_the_lock_the_rows_are_read_again_under_it() {
             run(sentry()
                 .current_dir(&dir)
                 .env("DATABASE_URL", url)
-                .args(["run", "-vv", "--wait-for-lock", "20s"])
+                .args(["run", "-vv", "--wait-for-lock", "60s"])
                 .args(["--migrations-dir", "migrations"]))
         }
     });
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Polling: the session is idle after the polling statement (not the opening's attempt),
+    // so one attempt has failed.
+    let polled = common::wait_until(std::time::Duration::from_secs(30), || {
+        common::sentry_backends(&db)
+            .iter()
+            .any(|(_, state, q)| state == "idle" && q == "SELECT pg_try_advisory_lock($1)")
+    });
     holder
         .execute("SELECT pg_advisory_unlock($1)", &[&key])
         .unwrap();
     let out = child.join().unwrap();
+    assert!(
+        polled,
+        "the sentry never polled for the lock:\n{}",
+        out.stderr
+    );
     out.assert_code(0);
     assert!(
         out.stderr.contains("waiting for advisory lock"),
