@@ -1,0 +1,471 @@
+//! What one statement of a migration tells an adoption replay, read from its text alone (no
+//! server): whether its success shows that its object did not exist, what it does that the
+//! catalog cannot show, whether it adds an enum value, and which index a
+//! `CREATE INDEX CONCURRENTLY` would create.
+//!
+//! The replay (`adopt.rs`) runs a migration history in one transaction onto a database that
+//! may have seen part of it. Two kinds of statement mislead it if taken at face value:
+//!
+//! - a statement that succeeds whether or not it ran before (`IF NOT EXISTS`, `OR REPLACE`, an
+//!   unnamed index or constraint, which PostgreSQL names anew each time) says nothing about
+//!   how far the database is;
+//! - a statement whose effect is in the data rather than in the catalog (a sequence restart, a
+//!   row change, a privilege, a setting) can neither be found by a replay nor safely run
+//!   twice: running `ALTER SEQUENCE … RESTART` again sends the next ids into existing ones.
+
+use crate::sql_split::{self, Token};
+
+type Tokens<'a> = [(usize, Token<'a>)];
+
+fn is(tokens: &Tokens<'_>, i: usize, keyword: &str) -> bool {
+    tokens.get(i).is_some_and(|(_, t)| t.is(keyword))
+}
+
+fn position(tokens: &Tokens<'_>, keyword: &str) -> Option<usize> {
+    tokens.iter().position(|(_, t)| t.is(keyword))
+}
+
+/// Whether `keyword` occurs outside parentheses (not in an identity's `(RESTART n)` options).
+fn at_depth_zero(tokens: &Tokens<'_>, keyword: &str) -> bool {
+    let mut depth = 0usize;
+    for (_, token) in tokens {
+        match token {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => depth = depth.saturating_sub(1),
+            t if depth == 0 && t.is(keyword) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+fn has_if_not_exists(tokens: &Tokens<'_>) -> bool {
+    tokens
+        .windows(3)
+        .any(|w| w[0].1.is("if") && w[1].1.is("not") && w[2].1.is("exists"))
+}
+
+/// Whether a statement that succeeded shows that what it creates did not exist: had it run
+/// before, it would have failed with "already exists" (or, for `ADD PRIMARY KEY`, with
+/// "multiple primary keys"). A named `CREATE` without `IF NOT EXISTS` or `OR REPLACE`, an
+/// `ALTER … ADD` of a column, a named constraint, an enum value, an identity, or a rename
+/// (whose success shows the old name was still there).
+///
+/// Not evidence: idempotent statements, a temporary table (never there when a session starts),
+/// and unnamed objects — `CREATE INDEX ON t (…)`, `ADD UNIQUE (…)`, `ADD CHECK (…)`,
+/// `ADD FOREIGN KEY …`: PostgreSQL picks a free name each time, so a second run creates a
+/// second index or constraint instead of failing. `ALTER … IF EXISTS` is not evidence either
+/// (it succeeds, doing nothing, when its object is gone).
+pub(crate) fn creates_something(sql: &str) -> bool {
+    let tokens = sql_split::tokens(sql);
+    let t = &tokens[..];
+    if has_if_not_exists(t) {
+        return false;
+    }
+    if is(t, 0, "create") {
+        if is(t, 1, "or") && is(t, 2, "replace") {
+            return false;
+        }
+        if is(t, 1, "temp") || is(t, 1, "temporary") {
+            return false;
+        }
+        // CREATE [UNIQUE] INDEX [CONCURRENTLY] [name] ON …
+        if let Some(i) = position(t, "index").filter(|&i| i <= 2) {
+            let after = if is(t, i + 1, "concurrently") {
+                i + 2
+            } else {
+                i + 1
+            };
+            return !is(t, after, "on");
+        }
+        // CREATE STATISTICS [name] ON …
+        if is(t, 1, "statistics") {
+            return !is(t, 2, "on");
+        }
+        return true;
+    }
+    if !is(t, 0, "alter") {
+        return false;
+    }
+    // ALTER <kind> IF EXISTS … does nothing when its object is gone.
+    if t.windows(2)
+        .take(4)
+        .any(|w| w[0].1.is("if") && w[1].1.is("exists"))
+    {
+        return false;
+    }
+    if position(t, "rename").is_some() {
+        return true;
+    }
+    // Each `ADD` at parenthesis depth 0 starts a subcommand: one that adds something named is
+    // evidence.
+    let mut depth = 0usize;
+    for (i, (_, token)) in t.iter().enumerate() {
+        match token {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => depth = depth.saturating_sub(1),
+            tok if depth == 0 && tok.is("add") => {
+                let next = t.get(i + 1).map(|(_, t)| t);
+                let unnamed = ["unique", "check", "foreign", "exclude"];
+                if next.is_some_and(|n| unnamed.iter().any(|k| n.is(k))) {
+                    continue;
+                }
+                if next.is_some() {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// What a statement does that the catalog cannot show, if anything: a short description, e.g.
+/// `a sequence restart`. Such a statement can neither be found by a replay nor safely run
+/// again (a restart re-issues ids, an `INSERT` duplicates rows, an `UPDATE` may undo later
+/// work).
+///
+/// Recognised: `ALTER SEQUENCE … RESTART`, an identity's `ALTER COLUMN … RESTART`, `setval` and
+/// `nextval` called by a query; `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `TRUNCATE`, `COPY` (also
+/// inside `WITH`); `GRANT`, `REVOKE`, `ALTER DEFAULT PRIVILEGES`; a configuration setting
+/// (`ALTER DATABASE|ROLE|USER|FUNCTION|PROCEDURE|ROUTINE … SET|RESET`, `ALTER SYSTEM`, a
+/// table's or index's `SET (…)` / `RESET (…)` storage parameters); `CALL`; and a `DO` block whose
+/// body runs any of these. Not recognised: what a function called by a `SELECT` or by a `DO`
+/// block's `EXECUTE` does (its text is not in the statement).
+pub(crate) fn invisible_effect(sql: &str) -> Option<&'static str> {
+    let tokens = sql_split::tokens(sql);
+    let t = &tokens[..];
+    let first = t.first().map(|(_, t)| t)?;
+    let calls = |name: &str| {
+        t.windows(2)
+            .any(|w| w[0].1.is(name) && w[1].1 == Token::Punct(b'('))
+    };
+    if first.is("alter") {
+        if is(t, 1, "sequence") && position(t, "restart").is_some() {
+            return Some("a sequence restart");
+        }
+        if is(t, 1, "table") && at_depth_zero(t, "restart") {
+            return Some("an identity restart");
+        }
+        if is(t, 1, "default") && is(t, 2, "privileges") {
+            return Some("a privilege change");
+        }
+        if is(t, 1, "system") {
+            return Some("a server setting");
+        }
+        let settings_of = [
+            "database",
+            "role",
+            "user",
+            "function",
+            "procedure",
+            "routine",
+        ];
+        if settings_of.iter().any(|k| is(t, 1, k))
+            && (position(t, "set").is_some() || position(t, "reset").is_some())
+            && !(position(t, "set").is_some() && position(t, "schema").is_some())
+        {
+            return Some("a setting");
+        }
+        let storage = t
+            .windows(2)
+            .any(|w| (w[0].1.is("set") || w[0].1.is("reset")) && w[1].1 == Token::Punct(b'('));
+        if storage {
+            return Some("a storage setting");
+        }
+        return None;
+    }
+    if ["insert", "update", "delete", "merge", "copy"]
+        .iter()
+        .any(|k| first.is(k))
+    {
+        return Some("a data change");
+    }
+    if first.is("truncate") {
+        return Some("a data change (TRUNCATE)");
+    }
+    if first.is("with")
+        && ["insert", "update", "delete", "merge"]
+            .iter()
+            .any(|k| position(t, k).is_some())
+    {
+        return Some("a data change");
+    }
+    if first.is("grant") || first.is("revoke") {
+        return Some("a privilege change");
+    }
+    if first.is("call") {
+        return Some("a procedure call");
+    }
+    if first.is("select") || first.is("values") {
+        if calls("setval") {
+            return Some("a sequence change (setval)");
+        }
+        if calls("nextval") {
+            return Some("a sequence change (nextval)");
+        }
+        return None;
+    }
+    if first.is("do") {
+        return dollar_bodies(sql, t).iter().find_map(|b| in_body(b));
+    }
+    None
+}
+
+/// The bodies of the dollar-quoted strings among `tokens` of `sql`.
+fn dollar_bodies<'a>(sql: &'a str, tokens: &Tokens<'_>) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for (offset, token) in tokens {
+        if *token != Token::Literal || !sql[*offset..].starts_with('$') {
+            continue;
+        }
+        let rest = &sql[*offset + 1..];
+        let Some(close) = rest.find('$') else {
+            continue;
+        };
+        let tag = &sql[*offset..*offset + close + 2];
+        let body_start = *offset + tag.len();
+        if let Some(end) = sql[body_start..].find(tag) {
+            out.push(&sql[body_start..body_start + end]);
+        }
+    }
+    out
+}
+
+/// What a procedural body runs that the catalog cannot show: a statement starting with a
+/// data-changing word (after `;`, `BEGIN`, `THEN`, `ELSE`, `LOOP` — so that the words of
+/// `ON DELETE CASCADE` or `BEFORE INSERT OR UPDATE` are not taken for statements), a `setval`
+/// or a `GRANT`/`REVOKE`.
+fn in_body(body: &str) -> Option<&'static str> {
+    let tokens = sql_split::tokens(body);
+    for (i, (_, token)) in tokens.iter().enumerate() {
+        let starts = i == 0
+            || tokens[i - 1].1 == Token::Punct(b';')
+            || ["begin", "then", "else", "loop"]
+                .iter()
+                .any(|k| tokens[i - 1].1.is(k));
+        let call = tokens
+            .get(i + 1)
+            .is_some_and(|(_, t)| *t == Token::Punct(b'('));
+        if token.is("setval") && call {
+            return Some("a sequence change (setval, in a DO block)");
+        }
+        if !starts {
+            continue;
+        }
+        if ["insert", "update", "delete", "merge", "truncate"]
+            .iter()
+            .any(|k| token.is(k))
+        {
+            return Some("a data change (in a DO block)");
+        }
+        if token.is("grant") || token.is("revoke") {
+            return Some("a privilege change (in a DO block)");
+        }
+    }
+    None
+}
+
+/// Whether a statement adds an enum value (`ALTER TYPE … ADD VALUE`), which PostgreSQL lets
+/// later statements use only once the transaction that added it has committed.
+pub(crate) fn adds_enum_value(sql: &str) -> bool {
+    let tokens = sql_split::tokens(sql);
+    let t = &tokens[..];
+    is(t, 0, "alter")
+        && is(t, 1, "type")
+        && t.windows(2).any(|w| w[0].1.is("add") && w[1].1.is("value"))
+}
+
+/// The index a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name ON [ONLY] [schema.]table`
+/// creates, as `to_regclass` takes it (`"schema"."name"`, or `"name"` when the table is not
+/// qualified: the index goes into its table's schema). `None` for any other statement and for
+/// an unnamed index.
+pub(crate) fn concurrent_index(sql: &str) -> Option<String> {
+    let tokens = sql_split::tokens(sql);
+    let t = &tokens[..];
+    if !is(t, 0, "create") {
+        return None;
+    }
+    let index = position(t, "index").filter(|&i| i <= 2)?;
+    if !is(t, index + 1, "concurrently") {
+        return None;
+    }
+    let mut i = index + 2;
+    if is(t, i, "if") && is(t, i + 1, "not") && is(t, i + 2, "exists") {
+        i += 3;
+    }
+    if is(t, i, "on") {
+        return None;
+    }
+    let name = t.get(i)?.1.ident()?;
+    if !is(t, i + 1, "on") {
+        return None;
+    }
+    let mut j = i + 2;
+    if is(t, j, "only") {
+        j += 1;
+    }
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let qualified = t.get(j + 1).is_some_and(|(_, t)| *t == Token::Punct(b'.'));
+    match t.get(j).and_then(|(_, t)| t.ident()) {
+        Some(schema) if qualified => Some(format!("{}.{}", quote(&schema), quote(&name))),
+        _ => Some(quote(&name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_creates_are_evidence_unnamed_and_idempotent_ones_are_not() {
+        for sql in [
+            "CREATE TABLE a (id int)",
+            "create unique index ix on a (id)",
+            "CREATE INDEX CONCURRENTLY ix ON a (id)",
+            "CREATE TYPE s AS ENUM ('a')",
+            "CREATE STATISTICS st ON a, b FROM t",
+            "ALTER TABLE a ADD COLUMN b int",
+            "ALTER TABLE a ADD b int",
+            "ALTER TABLE a ADD CONSTRAINT a_b CHECK (b > 0)",
+            "ALTER TABLE a ADD PRIMARY KEY (id)",
+            "ALTER TABLE a ADD UNIQUE (b), ADD COLUMN c int",
+            "ALTER TYPE s ADD VALUE 'b'",
+            "ALTER TABLE a ALTER id ADD GENERATED ALWAYS AS IDENTITY",
+            "ALTER TABLE a RENAME TO b",
+            "ALTER TABLE a RENAME COLUMN b TO c",
+        ] {
+            assert!(creates_something(sql), "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE IF NOT EXISTS a (id int)",
+            "CREATE TEMP TABLE a (id int)",
+            "CREATE UNIQUE INDEX ON jobs (kind, unique_key)",
+            "CREATE INDEX CONCURRENTLY ON a (id)",
+            "CREATE STATISTICS ON a, b FROM t",
+            "CREATE OR REPLACE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
+            "ALTER TABLE a ADD COLUMN IF NOT EXISTS b int",
+            "ALTER TABLE a ADD UNIQUE (b)",
+            "ALTER TABLE a ADD CHECK (b > 0)",
+            "ALTER TABLE a ADD FOREIGN KEY (b) REFERENCES c (id)",
+            "ALTER TABLE IF EXISTS a RENAME TO b",
+            "ALTER TYPE s ADD VALUE IF NOT EXISTS 'b'",
+            "ALTER TABLE a ALTER COLUMN b SET NOT NULL",
+            "ALTER TABLE a ALTER COLUMN b TYPE bigint USING (b + 0)",
+            "INSERT INTO a VALUES (1)",
+        ] {
+            assert!(!creates_something(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn what_the_catalog_cannot_show() {
+        let cases = [
+            (
+                "ALTER SEQUENCE files_file_id_seq RESTART WITH 10000000",
+                Some("a sequence restart"),
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN id RESTART WITH 5",
+                Some("an identity restart"),
+            ),
+            (
+                "SELECT setval('t_id_seq', (SELECT max(id) FROM t))",
+                Some("a sequence change (setval)"),
+            ),
+            ("select nextval('s')", Some("a sequence change (nextval)")),
+            ("INSERT INTO t (a) VALUES (1)", Some("a data change")),
+            ("update t set a = 2", Some("a data change")),
+            ("DELETE FROM t", Some("a data change")),
+            (
+                "TRUNCATE t RESTART IDENTITY",
+                Some("a data change (TRUNCATE)"),
+            ),
+            (
+                "WITH moved AS (DELETE FROM a RETURNING *) INSERT INTO b SELECT * FROM moved",
+                Some("a data change"),
+            ),
+            ("GRANT SELECT ON t TO app", Some("a privilege change")),
+            ("REVOKE ALL ON t FROM PUBLIC", Some("a privilege change")),
+            (
+                "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO app",
+                Some("a privilege change"),
+            ),
+            (
+                "ALTER DATABASE app SET statement_timeout = '5s'",
+                Some("a setting"),
+            ),
+            ("ALTER ROLE app RESET ALL", Some("a setting")),
+            (
+                "ALTER SYSTEM SET work_mem = '8MB'",
+                Some("a server setting"),
+            ),
+            (
+                "ALTER TABLE trash SET (autovacuum_vacuum_scale_factor = 0.05)",
+                Some("a storage setting"),
+            ),
+            ("CALL backfill()", Some("a procedure call")),
+            (
+                "DO $$ BEGIN UPDATE t SET a = 1; END $$",
+                Some("a data change (in a DO block)"),
+            ),
+            (
+                "DO $do$ BEGIN IF NOT FOUND THEN INSERT INTO t VALUES (1); END IF; END $do$",
+                Some("a data change (in a DO block)"),
+            ),
+            (
+                "DO $$ BEGIN PERFORM setval('s', 10); END $$",
+                Some("a sequence change (setval, in a DO block)"),
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(invisible_effect(sql), expected, "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE t (id bigint DEFAULT nextval('s'))",
+            "CREATE SEQUENCE s START 100",
+            "ALTER SEQUENCE s OWNED BY t.id",
+            "ALTER TABLE users ALTER user_id ADD GENERATED ALWAYS AS IDENTITY (RESTART 15)",
+            "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0",
+            "ALTER TABLE t ALTER COLUMN a SET NOT NULL",
+            "ALTER FUNCTION f() SET SCHEMA other",
+            "SELECT pg_catalog.set_config('search_path', '', false)",
+            "CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $$ BEGIN UPDATE t SET a = 1; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "DO $$ BEGIN ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES u (id) \
+             ON DELETE CASCADE; END $$",
+            "DO $$ BEGIN CREATE TRIGGER tg BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE \
+             FUNCTION f(); EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+            "COMMENT ON TABLE t IS 'insert here'",
+        ] {
+            assert_eq!(invisible_effect(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn enum_values_and_concurrent_indexes() {
+        assert!(adds_enum_value(
+            "ALTER TYPE job_state ADD VALUE 'cancelled'"
+        ));
+        assert!(adds_enum_value(
+            "alter type s add value if not exists 'x' before 'y'"
+        ));
+        assert!(!adds_enum_value("ALTER TABLE t ADD COLUMN value int"));
+        assert_eq!(
+            concurrent_index("CREATE INDEX CONCURRENTLY ix_a ON a (id)").as_deref(),
+            Some("\"ix_a\"")
+        );
+        assert_eq!(
+            concurrent_index(
+                "create unique index concurrently if not exists \"Ix\" on only app.t (id)"
+            )
+            .as_deref(),
+            Some("\"app\".\"Ix\"")
+        );
+        assert_eq!(
+            concurrent_index("CREATE INDEX CONCURRENTLY ON a (id)"),
+            None
+        );
+        assert_eq!(concurrent_index("CREATE INDEX ix ON a (id)"), None);
+    }
+}
