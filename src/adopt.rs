@@ -1,21 +1,32 @@
 //! Adoption (SPEC §7): the tracking table is empty but the database already holds a schema, so
 //! the history is being replayed onto objects that may already exist. The replay is
 //! all-or-nothing: one transaction for every pending migration, each statement under a
-//! savepoint with the statement-level recovery of stamp recovery; any failure rolls all of it
-//! back, and the report suggests the `stamp --to VERSION` that what the replay saw justifies.
+//! savepoint with the statement-level recovery of stamp recovery; anything that stops it rolls
+//! all of it back, and the report carries the advice that trials justify.
 //!
-//! What the replay sees, per migration: statements that failed with "already exists" (the
-//! migration was applied before) and statements that created something new. A linear history
-//! applied up to some migration shows the first kind up to that migration and the second kind
-//! after it; a migration that creates something new *before* one whose objects already exist
-//! means later migrations renamed or dropped what it creates, and committing the replay would
-//! leave stale objects behind. That replay is rolled back too.
+//! What the replay sees, per migration ([`crate::evidence`] reads the statements): objects
+//! already there ("already exists" errors, and what `IF NOT EXISTS` or a concurrent index build
+//! finds in the catalog from before the replay) and objects it created. A linear history applied
+//! up to some migration shows the first kind up to that migration and the second kind after it;
+//! a migration that creates something new *before* one whose objects already exist means later
+//! migrations renamed or dropped what it creates, and committing the replay would leave stale
+//! objects behind. Statements that succeed either way (an unnamed index, `OR REPLACE`) tell
+//! nothing.
 //!
-//! The suggestion is then tried ([`stamp_that_converges`]): migrations that leave nothing an
-//! "already exists" error can show (`IF NOT EXISTS`, data changes, `ALTER … TYPE`) may have
-//! run too, and stamping short of them would make the next run fail on one that cannot run
-//! twice. Trials, always rolled back, replay what `run` would apply after each candidate stamp
-//! until one applies the rest without error.
+//! The replay is committed only when nothing stops it. Besides a failure and inconsistent
+//! evidence, three things do: a no-transaction migration, or a statement that cannot share one
+//! transaction with the migrations before it (an enum value used after the migration that adds
+//! it: a real run commits that migration first) — the replay is then only a trial; and a
+//! statement that leaves nothing a replay can find (a sequence restart, a data change, an
+//! unnamed index) in a migration this database has seen or may have seen: committing would run
+//! it twice.
+//!
+//! The advice ([`advise`]) is tried, never guessed. It starts from the newest migration whose
+//! objects are present; migrations after it may have run too without leaving anything to find,
+//! so trials, always rolled back, replay what `run` would apply after each candidate stamp
+//! until one applies the rest without error. What no trial can run is listed as not tried,
+//! with the reason; the migrations after the stamp that no trial can vouch for are listed for
+//! the operator to check. A trial never runs what its rollback would not undo (`setval`).
 
 use std::time::Instant;
 
@@ -101,13 +112,19 @@ pub fn existing_objects(client: &mut Client, table: &Table) -> Result<(Vec<Strin
 #[derive(Debug, Default)]
 struct Evidence {
     version: String,
-    /// Statements skipped because their objects exist (`file:line SQLSTATE message`), and
-    /// indexes of no-transaction statements found in the catalog.
+    /// Statements whose objects were already there: skipped because they failed with "already
+    /// exists" (`file:line SQLSTATE message`), or found in the catalog from before the replay
+    /// (what `IF NOT EXISTS` left as it was, an index the replay could not build concurrently).
     existed: Vec<String>,
+    /// The statements stamp recovery skipped, for the migration's tracking row.
+    skipped: Vec<String>,
     /// Statements that created something that did not exist (`file:line first line`).
     created: Vec<String>,
     /// The line of each of `created`, in the file.
     created_lines: Vec<usize>,
+    /// Those of `created` that were plain `CREATE`s, `ADD`s or renames, rather than an
+    /// `IF NOT EXISTS` that found its object missing (see [`Replay::inconsistency`]).
+    plainly_created: Vec<String>,
     /// Statements that failed otherwise.
     failed: usize,
     /// Statements run in all.
@@ -117,6 +134,9 @@ struct Evidence {
     no_transaction: bool,
     /// Statements the replay could not run (a limit of its single transaction), with why.
     untried: Vec<(String, String)>,
+    /// Statements a replay that may be rolled back leaves out, with why: their effect would
+    /// survive the rollback (`setval`).
+    deferred: Vec<(String, String)>,
     /// Its statements whose effect the catalog cannot show (`file:line what: first line`).
     invisible: Vec<String>,
 }
@@ -145,6 +165,12 @@ impl Evidence {
             parts.push(format!(
                 "{} statement(s) could not be run in the replay's transaction",
                 self.untried.len()
+            ));
+        }
+        if !self.deferred.is_empty() {
+            parts.push(format!(
+                "{} statement(s) left out (a rollback would not undo them)",
+                self.deferred.len()
             ));
         }
         if parts.is_empty() {
@@ -186,8 +212,18 @@ impl Replay {
     }
 
     /// A migration that created something new before a later one found its objects present.
+    ///
+    /// Only a plain `CREATE`, `ADD` or rename counts as the earlier one's evidence: its object
+    /// missing while a later migration's are there is what a later rename explains (the rename
+    /// target exists, so replaying the rename is skipped and the re-created object is left
+    /// behind). An `IF NOT EXISTS` that found its object missing says as much, but a hand
+    /// patch of a few of a migration's objects explains it as well, and completing such a
+    /// migration is what stamp recovery is for.
     fn inconsistency(&self) -> Option<String> {
-        let first_new = self.evidence.iter().position(|e| !e.created.is_empty())?;
+        let first_new = self
+            .evidence
+            .iter()
+            .position(|e| !e.plainly_created.is_empty())?;
         let last_seen = self.last_seen_index()?;
         if first_new >= last_seen {
             return None;
@@ -198,7 +234,7 @@ impl Replay {
              already present ({}): in a history applied in order that cannot be, so a later \
              migration renamed or dropped what {} creates (or this database was built another \
              way), and committing the replay would leave stale objects behind",
-            new.version, new.created[0], seen.version, seen.existed[0], new.version
+            new.version, new.plainly_created[0], seen.version, seen.existed[0], new.version
         ))
     }
 
@@ -208,6 +244,22 @@ impl Replay {
             .iter()
             .flat_map(|e| e.untried.iter().cloned())
             .collect()
+    }
+
+    /// Every statement the replay left out because a rollback would not undo it, with why.
+    fn deferred(&self) -> Vec<(String, String)> {
+        self.evidence
+            .iter()
+            .flat_map(|e| e.deferred.iter().cloned())
+            .collect()
+    }
+
+    /// What a report lists as not run: the statements the replay could not run, then those
+    /// it left out.
+    fn not_run(&self) -> Vec<(String, String)> {
+        let mut all = self.untried();
+        all.extend(self.deferred());
+        all
     }
 
     /// The migrations that may have run before although nothing in the catalog shows it: those
@@ -224,25 +276,37 @@ impl Replay {
     }
 
     /// Why committing the replay would run again, unseen, what may have run before: statements
-    /// whose effect the catalog cannot show, in migrations up to the newest one whose objects
+    /// that leave nothing a replay can find, in migrations up to the newest one whose objects
     /// are present (they ran) or after it before one that created something (they may have).
+    ///
+    /// When that newest migration also created objects, it was only partly applied (a hot
+    /// patch, an interrupted no-transaction migration): it did not run as a whole, so neither
+    /// did any migration after it, and completing it is what stamp recovery is for — only the
+    /// migrations before it count.
     fn reruns(&self) -> Option<String> {
         let seen = self.last_seen()?;
-        let end = self.unseen_after_last_seen().end;
-        let hits: Vec<String> = self.evidence[..end]
+        let partial = !seen.created.is_empty();
+        let end = if partial {
+            self.last_seen_index().unwrap_or(0)
+        } else {
+            self.unseen_after_last_seen().end
+        };
+        let hits: Vec<&Evidence> = self.evidence[..end]
             .iter()
             .filter(|e| !e.invisible.is_empty())
-            .map(|e| format!("{} ({})", e.version, e.invisible[0]))
             .collect();
-        if hits.is_empty() {
-            return None;
-        }
+        let first = hits.first()?;
+        let more = match hits.len() {
+            1 => String::new(),
+            2 => format!(" and in {}", hits[1].version),
+            n => format!(" and in {} more, up to {}", n - 1, hits[n - 1].version),
+        };
         Some(format!(
-            "it would run again statements whose effect the catalog cannot show, in migrations \
+            "it would run again statements that leave nothing a replay can find, in migrations \
              this database has seen ({} has objects present, so it and every migration before \
-             it ran) or may have seen (those after it, until one creates something new): {}",
-            seen.version,
-            hits.join("; ")
+             it ran) or may have seen (those after it, until one creates something new): {} in \
+             {}{more}",
+            seen.version, first.invisible[0], first.version
         ))
     }
 }
@@ -283,27 +347,17 @@ pub fn adopt(
         shown.join(", "),
         pending.len()
     );
-    let (tx, result) = replay(client, table, create_table, pending, s, baseline)?;
-    let untried = result.untried();
-    let refused = match pending.iter().find(|m| m.no_transaction) {
-        Some(m) => Some(format!(
-            "{} ({}) is a no-transaction migration, which cannot be part of one transaction",
-            m.version,
-            m.path.display()
-        )),
-        None if !untried.is_empty() => Some(format!(
-            "{} statement(s) cannot share one transaction with the migrations before them \
-             (listed below)",
-            untried.len()
-        )),
-        None => None,
+    // The first replay leaves out what a rollback cannot undo (`setval`): it may well end
+    // rolled back.
+    let (tx, mut result) = replay(client, table, create_table, pending, s, baseline, false)?;
+    let refused = refusal(pending, &result);
+    let commits = |r: &Replay| {
+        refused.is_none()
+            && r.failure.is_none()
+            && r.inconsistency().is_none()
+            && r.reruns().is_none()
     };
-    let reruns = result.reruns();
-    if refused.is_none()
-        && result.failure.is_none()
-        && result.inconsistency().is_none()
-        && reruns.is_none()
-    {
+    if commits(&result) && result.deferred().is_empty() {
         // Every migration of the replay and its tracking row commit together, or none does.
         tx.commit()
             .map_err(|e| Error::db("committing the adoption", &e))?;
@@ -311,6 +365,27 @@ pub fn adopt(
     }
     tx.rollback()
         .map_err(|e| Error::db("rolling back the adoption", &e))?;
+    if commits(&result) {
+        info!(
+            "the adoption replay applies cleanly; replaying it again with the {} statement(s) \
+             it left out (a rollback would not have undone them), to commit it",
+            result.deferred().len()
+        );
+        let (tx, again) = replay(client, table, create_table, pending, s, baseline, true)?;
+        if commits(&again) {
+            tx.commit()
+                .map_err(|e| Error::db("committing the adoption", &e))?;
+            return Ok(Some(again.outcomes));
+        }
+        tx.rollback()
+            .map_err(|e| Error::db("rolling back the adoption", &e))?;
+        result = again;
+    }
+    let untried = result.not_run();
+    // Only a reason of its own when nothing else stops the replay.
+    let reruns = result
+        .reruns()
+        .filter(|_| refused.is_none() && result.failure.is_none());
     if refused.is_some()
         && result.failure.is_none()
         && result.last_seen().is_none()
@@ -337,6 +412,26 @@ pub fn adopt(
         advice,
         failure: result.failure,
     })))
+}
+
+/// Why adopting `pending` cannot be one transaction, as the replay `r` shows: a no-transaction
+/// migration, or statements that could not run in the replay's transaction.
+fn refusal(pending: &[&Migration], r: &Replay) -> Option<String> {
+    if let Some(m) = pending.iter().find(|m| m.no_transaction) {
+        return Some(format!(
+            "{} ({}) is a no-transaction migration, which cannot be part of one transaction",
+            m.version,
+            m.path.display()
+        ));
+    }
+    let untried = r.untried();
+    (!untried.is_empty()).then(|| {
+        format!(
+            "{} statement(s) cannot share one transaction with the migrations before them \
+             (listed below)",
+            untried.len()
+        )
+    })
 }
 
 /// How many trials [`advise`] makes before it stops looking, and how many of the alternatives
@@ -378,7 +473,15 @@ fn trial(
         "adoption: trying the migrations after {} as `run` would apply them (rolled back)",
         pending[k].version
     );
-    let (tx, replay) = replay(client, table, create_table, &pending[k + 1..], s, baseline)?;
+    let (tx, replay) = replay(
+        client,
+        table,
+        create_table,
+        &pending[k + 1..],
+        s,
+        baseline,
+        false,
+    )?;
     tx.rollback()
         .map_err(|e| Error::db("rolling back a trial", &e))?;
     let Some(f) = &replay.failure else {
@@ -470,7 +573,7 @@ fn advise(
         let found = trial(client, table, create_table, pending, k, s, baseline)?;
         let (version, seen, replay) = match found {
             Trial::Clean(replay) => {
-                let limits = replay.untried();
+                let limits = replay.not_run();
                 why.push_str(&format!(
                     "; a trial (rolled back) of the {rest} migration(s) after {}, applied as \
                      `run` would apply them, ran without error{}",
@@ -501,7 +604,7 @@ fn advise(
                      rest",
                     pending[k].version
                 ));
-                extend_new(&mut untried, replay.untried());
+                extend_new(&mut untried, replay.not_run());
                 return Ok(Advice {
                     stamp: None,
                     why,
@@ -515,7 +618,7 @@ fn advise(
                 replay,
             } => (version, seen, replay),
         };
-        extend_new(&mut untried, replay.untried());
+        extend_new(&mut untried, replay.not_run());
         let j = position(pending, &version);
         let clean = if j > k + 1 {
             format!(
@@ -652,6 +755,10 @@ fn describe_stop(f: &StatementFailure) -> String {
 /// A no-transaction migration's statements are replayed in that transaction too, except those
 /// that manage a transaction (a golang-migrate file's own `BEGIN` and `COMMIT`, which would end
 /// the replay's): whatever cannot run in a transaction block is then noted as not run.
+///
+/// Unless `to_commit`, a statement whose effect a rollback would not undo (a `setval`, which
+/// could move a live sequence back) is left out and noted: only a replay about to be committed
+/// runs it.
 fn replay<'c>(
     client: &'c mut Client,
     table: &Table,
@@ -659,6 +766,7 @@ fn replay<'c>(
     ms: &[&Migration],
     s: &Settings,
     baseline: &Baseline,
+    to_commit: bool,
 ) -> Result<(Transaction<'c>, Replay)> {
     let mut tx = client
         .transaction()
@@ -697,6 +805,15 @@ fn replay<'c>(
             if m.no_transaction && contents::manages_transaction(&sql_split::tokens(st.sql)) {
                 continue;
             }
+            if !to_commit && evidence::survives_rollback(st.sql) {
+                ev.deferred.push((
+                    format!("{} {}", place(&loaded, st), first_line(st)),
+                    "a setval changes its sequence for good, even in a transaction that is \
+                     rolled back, so a trial never runs it; a real run does"
+                        .into(),
+                ));
+                continue;
+            }
             // After a failure the replay goes on, only looking: how far the rest of the history
             // is already in the database is what justifies a `stamp --to` suggestion. Nothing
             // of it will be committed.
@@ -725,7 +842,7 @@ fn replay<'c>(
             apply::set_timeouts(&mut tx, s, Some(true))?;
         }
         if result.failure.is_none() {
-            let outcome = apply::record(&mut tx, table, &loaded, started.elapsed(), &ev.existed)?;
+            let outcome = apply::record(&mut tx, table, &loaded, started.elapsed(), &ev.skipped)?;
             result.outcomes.push(outcome);
         }
         result.evidence.push(ev);
@@ -792,6 +909,12 @@ fn replay_statement(
     s: &Settings,
     ev: &mut Evidence,
 ) -> Result<Option<StatementFailure>> {
+    // `IF NOT EXISTS` succeeds either way: whether its objects were there is in the catalog,
+    // looked up before it runs.
+    let guarded: Vec<(evidence::Guarded, Presence)> = evidence::guarded_objects(st.sql)
+        .into_iter()
+        .map(|object| presence(tx, &object).map(|p| (object, p)))
+        .collect::<Result<_>>()?;
     tx.batch_execute("SAVEPOINT sentry_statement")
         .map_err(|e| Error::db("creating a savepoint", &e))?;
     // A migration's statement may rightly run long: watched by probes, not the watchdog.
@@ -803,10 +926,21 @@ fn replay_statement(
         Ok(()) => {
             tx.batch_execute("RELEASE SAVEPOINT sentry_statement")
                 .map_err(|e| Error::db("releasing a savepoint", &e))?;
-            if evidence::creates_something(st.sql) {
+            let plainly = evidence::creates_something(st.sql);
+            if plainly || guarded.iter().any(|(_, p)| *p == Presence::Missing) {
+                let entry = format!("{} {}", place(m, st), first_line(st));
+                if plainly {
+                    ev.plainly_created.push(entry.clone());
+                }
                 ev.created_lines.push(st.line);
-                ev.created
-                    .push(format!("{} {}", place(m, st), first_line(st)));
+                ev.created.push(entry);
+            }
+            if let Some((object, _)) = guarded.iter().find(|(_, p)| *p == Presence::FromBefore) {
+                ev.existed.push(format!(
+                    "{} {} was already there (IF NOT EXISTS left it as it was)",
+                    place(m, st),
+                    crate::output::esc(&object.to_string())
+                ));
             }
             return Ok(None);
         }
@@ -827,6 +961,7 @@ fn replay_statement(
         ev.existed.push(entry.clone());
         if s.stamp_recovery {
             warn!("stamp recovery skipped {entry}");
+            ev.skipped.push(entry);
             return Ok(None);
         }
     } else if let Some(why) = trial_limit(&code, m.no_transaction, earlier) {
@@ -835,7 +970,7 @@ fn replay_statement(
         // An index the replay cannot build concurrently may be in the catalog already: that
         // is the evidence the statement would have given.
         if let Some(index) = evidence::concurrent_index(st.sql)
-            && index_exists(tx, &index)?
+            && presence(tx, &evidence::Guarded::Relation(index.clone()))? == Presence::FromBefore
         {
             ev.existed.push(format!(
                 "{} index {} exists (found in the catalog: CREATE INDEX CONCURRENTLY cannot run \
@@ -850,20 +985,49 @@ fn replay_statement(
     Ok(Some(apply::describe(&m.script(), &err, Some(st))))
 }
 
-/// Whether a valid index `name` (as `to_regclass` takes it) exists that was not created by
-/// the replay's own transaction (`age(xmin)` is not positive for rows it wrote).
-fn index_exists(tx: &mut Transaction<'_>, name: &str) -> Result<bool> {
+/// Whether an object is in the catalog, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Missing,
+    /// There before the replay began: a migration's earlier run, or someone's, made it.
+    FromBefore,
+    /// Made by the replay itself, an earlier statement of it; or an invalid index (a failed
+    /// concurrent build), which tells nothing either way.
+    Other,
+}
+
+/// Where `object` stands: its catalog row was written by the replay's own transaction when
+/// `age(xmin)` is not positive (rows it wrote carry its own or later transaction ids).
+fn presence(tx: &mut Transaction<'_>, object: &evidence::Guarded) -> Result<Presence> {
+    let none = String::new();
+    let (relation, column) = match object {
+        evidence::Guarded::Relation(r) => (r, &none),
+        evidence::Guarded::Column { table, column } => (table, column),
+    };
     let rows = tx
         .traced(
-            "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             WHERE c.oid = to_regclass($1) AND i.indisvalid AND age(c.xmin) > 0)",
-            &[(&name as &(dyn ToSql + Sync), Type::TEXT)],
+            "SELECT coalesce(CASE WHEN $2 = '' THEN \
+               (SELECT CASE WHEN NOT coalesce((SELECT i.indisvalid FROM pg_index i \
+                                               WHERE i.indexrelid = c.oid), true) THEN 'other' \
+                            WHEN age(c.xmin) > 0 THEN 'before' ELSE 'other' END \
+                FROM pg_class c WHERE c.oid = to_regclass($1)) \
+             ELSE \
+               (SELECT CASE WHEN age(a.xmin) > 0 THEN 'before' ELSE 'other' END \
+                FROM pg_attribute a \
+                WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped) \
+             END, 'missing')",
+            &[
+                (relation as &(dyn ToSql + Sync), Type::TEXT),
+                (column as &(dyn ToSql + Sync), Type::TEXT),
+            ],
         )
-        .map_err(|e| Error::db("looking up an index of a no-transaction migration", &e))?;
-    Ok(rows
-        .first()
-        .and_then(|r| r.try_get::<_, bool>(0).ok())
-        .unwrap_or(false))
+        .map_err(|e| Error::db("looking up an object of a replayed migration", &e))?;
+    let found: Option<String> = rows.first().and_then(|r| r.try_get(0).ok());
+    Ok(match found.as_deref() {
+        Some("before") => Presence::FromBefore,
+        Some("missing") => Presence::Missing,
+        _ => Presence::Other,
+    })
 }
 
 #[cfg(test)]
@@ -876,6 +1040,7 @@ mod tests {
             existed: (0..existed).map(|i| format!("e{i}")).collect(),
             created: (0..created).map(|i| format!("c{i}")).collect(),
             created_lines: (0..created).map(|i| i + 1).collect(),
+            plainly_created: (0..created).map(|i| format!("c{i}")).collect(),
             statements: existed + created,
             ..Evidence::default()
         }
@@ -955,14 +1120,22 @@ mod tests {
         ]);
         let why = seen.reruns().unwrap();
         assert!(why.contains("2 has objects present"), "{why}");
-        assert!(why.contains("1 (1.sql:1 a data change: INSERT …)"), "{why}");
+        assert!(
+            why.contains("1.sql:1 a data change: INSERT … in 1"),
+            "{why}"
+        );
         // After it, until a migration creates something, it may have run.
         let unseen = replay_of(vec![
             ev("1", 1, 0),
             with_invisible(ev("2", 0, 0)),
             ev("3", 0, 1),
         ]);
-        assert!(unseen.reruns().unwrap().contains("2 (2.sql:1"));
+        assert!(
+            unseen
+                .reruns()
+                .unwrap()
+                .contains(": 2.sql:1 a data change: INSERT … in 2")
+        );
         assert_eq!(unseen.unseen_after_last_seen(), 1..2);
         // From the first migration that created something on, nothing ran before.
         let fresh = replay_of(vec![
@@ -974,6 +1147,21 @@ mod tests {
         // Nothing of the history found present: nothing tells that any of it ran.
         let unrelated = replay_of(vec![with_invisible(ev("1", 0, 0))]);
         assert_eq!(unrelated.reruns(), None);
+    }
+
+    #[test]
+    fn a_partly_applied_migration_did_not_run_as_a_whole() {
+        // 2 has objects present and created others (a hot patch of some of them): its own
+        // INSERT, and what follows it, are not a second run.
+        let partial = replay_of(vec![
+            ev("1", 1, 0),
+            with_invisible(ev("2", 1, 1)),
+            with_invisible(ev("3", 0, 0)),
+        ]);
+        assert_eq!(partial.reruns(), None);
+        // What comes before it ran.
+        let before = replay_of(vec![with_invisible(ev("1", 1, 0)), ev("2", 1, 1)]);
+        assert!(before.reruns().unwrap().contains("in 1"));
     }
 
     #[test]

@@ -314,8 +314,8 @@ pub struct Advice {
     /// Statements the trials could not run, with the reason; not already in the report's own
     /// list.
     pub untried: Vec<(String, String)>,
-    /// Migrations that `run` applies again after the stamp and whose effect the catalog cannot
-    /// show: the operator checks that they did not run before.
+    /// Migrations that `run` applies again after the stamp and whose effect no trial can find:
+    /// the operator checks that they did not run before.
     pub check: Vec<Check>,
 }
 
@@ -323,7 +323,7 @@ pub struct Advice {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Check {
     pub version: String,
-    /// Its statements whose effect the catalog cannot show: `file:line what: first line`.
+    /// Its statements whose effect no trial can find: `file:line what: first line`.
     pub statements: Vec<String>,
     /// What a trial of stamping this migration instead showed; `None`: not tried.
     pub instead: Option<String>,
@@ -369,8 +369,8 @@ impl fmt::Display for AdoptionFailure {
         if !self.untried.is_empty() {
             write!(
                 f,
-                "\n    what the replay could not run, because it holds every migration in one \
-                 transaction (a real run commits each migration on its own):"
+                "\n    what the replay did not run (a real run does, for the reason given with \
+                 each):"
             )?;
             write_untried(f, &self.untried)?;
         }
@@ -408,8 +408,8 @@ impl Advice {
         if !self.untried.is_empty() {
             write!(
                 f,
-                "\n    Not tried: the trials hold every migration in one transaction and could \
-                 not run these (a real run commits each migration on its own):"
+                "\n    Not tried: the trials did not run these either (a real run does, for the \
+                 reason given with each):"
             )?;
             write_untried(f, &self.untried)?;
         }
@@ -419,8 +419,9 @@ impl Advice {
         write!(
             f,
             "\n    Check that these did not run before: after the stamp, `run` applies them \
-             again, and what they change (rows, sequences, privileges, settings) is not in the \
-             catalog, so no trial can tell whether they ran:"
+             again, and what they do (change rows, sequences, privileges or settings; add an \
+             unnamed index or constraint) leaves nothing a trial can find, so no trial can tell \
+             whether they ran:"
         )?;
         for c in &self.check {
             write!(f, "\n      {}", c.version)?;

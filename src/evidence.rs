@@ -1,7 +1,7 @@
 //! What one statement of a migration tells an adoption replay, read from its text alone (no
 //! server): whether its success shows that its object did not exist, what it does that the
-//! catalog cannot show, whether it adds an enum value, and which index a
-//! `CREATE INDEX CONCURRENTLY` would create.
+//! catalog cannot show, what a rollback would not undo, whether it adds an enum value, and
+//! which index a `CREATE INDEX CONCURRENTLY` would create.
 //!
 //! The replay (`adopt.rs`) runs a migration history in one transaction onto a database that
 //! may have seen part of it. Two kinds of statement mislead it if taken at face value:
@@ -120,18 +120,20 @@ pub(crate) fn creates_something(sql: &str) -> bool {
     false
 }
 
-/// What a statement does that the catalog cannot show, if anything: a short description, e.g.
-/// `a sequence restart`. Such a statement can neither be found by a replay nor safely run
-/// again (a restart re-issues ids, an `INSERT` duplicates rows, an `UPDATE` may undo later
-/// work).
+/// What a statement does that no replay can find and that a second run repeats, if anything: a
+/// short description, e.g. `a sequence restart`. Such a statement can neither be found by a
+/// replay nor safely run again (a restart re-issues ids, an `INSERT` duplicates rows, an
+/// `UPDATE` may undo later work, an unnamed index is built a second time).
 ///
 /// Recognised: `ALTER SEQUENCE … RESTART`, an identity's `ALTER COLUMN … RESTART`, `setval` and
 /// `nextval` called by a query; `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `TRUNCATE`, `COPY` (also
 /// inside `WITH`); `GRANT`, `REVOKE`, `ALTER DEFAULT PRIVILEGES`; a configuration setting
 /// (`ALTER DATABASE|ROLE|USER|FUNCTION|PROCEDURE|ROUTINE … SET|RESET`, `ALTER SYSTEM`, a
-/// table's or index's `SET (…)` / `RESET (…)` storage parameters); `CALL`; and a `DO` block whose
-/// body runs any of these. Not recognised: what a function called by a `SELECT` or by a `DO`
-/// block's `EXECUTE` does (its text is not in the statement).
+/// table's or index's `SET (…)` / `RESET (…)` storage parameters); `CALL`; a `DO` block whose
+/// body runs any of these; and an unnamed index or constraint (`CREATE INDEX ON …`,
+/// `ADD UNIQUE|CHECK|FOREIGN KEY|EXCLUDE`), which PostgreSQL names anew on every run. Not
+/// recognised: what a function called by a `SELECT` or by a `DO` block's `EXECUTE` does (its
+/// text is not in the statement).
 pub(crate) fn invisible_effect(sql: &str) -> Option<&'static str> {
     let tokens = sql_split::tokens(sql);
     let t = &tokens[..];
@@ -140,7 +142,20 @@ pub(crate) fn invisible_effect(sql: &str) -> Option<&'static str> {
         t.windows(2)
             .any(|w| w[0].1.is(name) && w[1].1 == Token::Punct(b'('))
     };
+    if first.is("create")
+        && let Some(i) = position(t, "index").filter(|&i| i <= 2)
+    {
+        let after = if is(t, i + 1, "concurrently") {
+            i + 2
+        } else {
+            i + 1
+        };
+        return is(t, after, "on").then_some("an unnamed index (a second run builds another)");
+    }
     if first.is("alter") {
+        if is(t, 1, "table") && adds_unnamed_constraint(t) {
+            return Some("an unnamed constraint (a second run adds another)");
+        }
         if is(t, 1, "sequence") && position(t, "restart").is_some() {
             return Some("a sequence restart");
         }
@@ -210,6 +225,54 @@ pub(crate) fn invisible_effect(sql: &str) -> Option<&'static str> {
         return dollar_bodies(sql, t).iter().find_map(|b| in_body(b));
     }
     None
+}
+
+/// Whether running a statement changes something that rolling its transaction back does not
+/// undo: a `setval` call (in a query or a `DO` block). A sequence's `nextval` is not undone
+/// either, but it only leaves a gap; `setval` can move a live sequence back, so that the next
+/// ids collide with existing ones. `ALTER SEQUENCE … RESTART` is transactional. Not
+/// recognised: a `setval` inside a function the statement calls.
+pub(crate) fn survives_rollback(sql: &str) -> bool {
+    let tokens = sql_split::tokens(sql);
+    let t = &tokens[..];
+    let calls_setval = |t: &Tokens<'_>| {
+        t.windows(2)
+            .any(|w| w[0].1.is("setval") && w[1].1 == Token::Punct(b'('))
+    };
+    // A routine's body is a definition: it runs when called, not now.
+    if is(t, 0, "create") || is(t, 0, "alter") || is(t, 0, "comment") {
+        return false;
+    }
+    if is(t, 0, "do") {
+        return dollar_bodies(sql, t)
+            .iter()
+            .any(|b| calls_setval(&sql_split::tokens(b)));
+    }
+    calls_setval(t)
+}
+
+/// Whether an `ALTER TABLE` adds a constraint without naming it (`ADD UNIQUE (…)`, `ADD CHECK
+/// (…)`, `ADD FOREIGN KEY …`, `ADD EXCLUDE …`, at parenthesis depth 0).
+fn adds_unnamed_constraint(t: &Tokens<'_>) -> bool {
+    let mut depth = 0usize;
+    for (i, (_, token)) in t.iter().enumerate() {
+        match token {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => depth = depth.saturating_sub(1),
+            tok if depth == 0 && tok.is("add") => {
+                let next = t.get(i + 1).map(|(_, t)| t);
+                if next.is_some_and(|n| {
+                    ["unique", "check", "foreign", "exclude"]
+                        .iter()
+                        .any(|k| n.is(k))
+                }) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The bodies of the dollar-quoted strings among `tokens` of `sql`.
@@ -313,6 +376,135 @@ pub(crate) fn concurrent_index(sql: &str) -> Option<String> {
     }
 }
 
+/// An object a statement creates only if it is not there yet (`IF NOT EXISTS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Guarded {
+    /// A table, index, sequence or materialized view, as `to_regclass` takes it.
+    Relation(String),
+    /// A column of a table (`to_regclass` text), by name.
+    Column { table: String, column: String },
+}
+
+impl std::fmt::Display for Guarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Guarded::Relation(name) => write!(f, "{name}"),
+            Guarded::Column { table, column } => write!(f, "column {column} of {table}"),
+        }
+    }
+}
+
+/// A double-quoted identifier, as `to_regclass` takes it.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The relation name at `tokens[i]` (`name` or `schema.name`), quoted, and the index after it.
+fn relation_at(t: &Tokens<'_>, i: usize) -> Option<(String, usize)> {
+    let first = t.get(i)?.1.ident()?;
+    if t.get(i + 1).is_some_and(|(_, t)| *t == Token::Punct(b'.')) {
+        let second = t.get(i + 2)?.1.ident()?;
+        return Some((format!("{}.{}", quote(&first), quote(&second)), i + 3));
+    }
+    Some((quote(&first), i + 1))
+}
+
+/// What a statement creates only if it is missing: the relation of `CREATE TABLE|INDEX|
+/// SEQUENCE|MATERIALIZED VIEW … IF NOT EXISTS name`, the columns of `ALTER TABLE t ADD [COLUMN]
+/// IF NOT EXISTS c`. Found in the catalog from before the replay, such an object is evidence
+/// that the migration ran, which the statement itself, succeeding silently, does not give.
+pub(crate) fn guarded_objects(sql: &str) -> Vec<Guarded> {
+    let tokens = sql_split::tokens(sql);
+    let t = &tokens[..];
+    let if_not_exists = |i: usize| is(t, i, "if") && is(t, i + 1, "not") && is(t, i + 2, "exists");
+    if is(t, 0, "create") {
+        let mut i = 1;
+        while ["unique", "unlogged", "materialized"]
+            .iter()
+            .any(|k| is(t, i, k))
+        {
+            i += 1;
+        }
+        if ["table", "sequence", "view"].iter().any(|k| is(t, i, k)) {
+            return if if_not_exists(i + 1) {
+                relation_at(t, i + 4)
+                    .map(|(r, _)| vec![Guarded::Relation(r)])
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+        }
+        if is(t, i, "index") {
+            let mut j = i + 1;
+            if is(t, j, "concurrently") {
+                j += 1;
+            }
+            if !if_not_exists(j) {
+                return Vec::new();
+            }
+            let Some(name) = t.get(j + 3).and_then(|(_, t)| t.ident()) else {
+                return Vec::new();
+            };
+            let mut k = j + 5;
+            if is(t, k, "only") {
+                k += 1;
+            }
+            // The index goes into its table's schema.
+            let qualified = t.get(k + 1).is_some_and(|(_, t)| *t == Token::Punct(b'.'));
+            return match t.get(k).and_then(|(_, t)| t.ident()) {
+                Some(schema) if qualified && is(t, j + 4, "on") => {
+                    vec![Guarded::Relation(format!(
+                        "{}.{}",
+                        quote(&schema),
+                        quote(&name)
+                    ))]
+                }
+                _ if is(t, j + 4, "on") => vec![Guarded::Relation(quote(&name))],
+                _ => Vec::new(),
+            };
+        }
+        return Vec::new();
+    }
+    if !(is(t, 0, "alter") && is(t, 1, "table")) {
+        return Vec::new();
+    }
+    let mut i = 2;
+    if is(t, i, "if") && is(t, i + 1, "exists") {
+        i += 2;
+    }
+    if is(t, i, "only") {
+        i += 1;
+    }
+    let Some((table, mut i)) = relation_at(t, i) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    while i < t.len() {
+        match &t[i].1 {
+            Token::Punct(b'(') => depth += 1,
+            Token::Punct(b')') => depth = depth.saturating_sub(1),
+            tok if depth == 0 && tok.is("add") => {
+                let mut j = i + 1;
+                if is(t, j, "column") {
+                    j += 1;
+                }
+                if if_not_exists(j)
+                    && let Some(column) = t.get(j + 3).and_then(|(_, t)| t.ident())
+                {
+                    out.push(Guarded::Column {
+                        table: table.clone(),
+                        column,
+                    });
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +598,18 @@ mod tests {
             ),
             ("CALL backfill()", Some("a procedure call")),
             (
+                "CREATE UNIQUE INDEX ON jobs (kind, unique_key)",
+                Some("an unnamed index (a second run builds another)"),
+            ),
+            (
+                "create index concurrently on t (a)",
+                Some("an unnamed index (a second run builds another)"),
+            ),
+            (
+                "ALTER TABLE notification_policy ADD UNIQUE (name)",
+                Some("an unnamed constraint (a second run adds another)"),
+            ),
+            (
                 "DO $$ BEGIN UPDATE t SET a = 1; END $$",
                 Some("a data change (in a DO block)"),
             ),
@@ -437,8 +641,90 @@ mod tests {
             "DO $$ BEGIN CREATE TRIGGER tg BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE \
              FUNCTION f(); EXCEPTION WHEN duplicate_object THEN NULL; END $$",
             "COMMENT ON TABLE t IS 'insert here'",
+            "CREATE INDEX ix ON t (a)",
+            "ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a)",
         ] {
             assert_eq!(invisible_effect(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn what_a_rollback_does_not_undo() {
+        for sql in [
+            "SELECT setval('t_id_seq', (SELECT max(id) FROM t))",
+            "select pg_catalog.setval('s', 10, false)",
+            "DO $$ BEGIN PERFORM setval('s', 10); END $$",
+        ] {
+            assert!(survives_rollback(sql), "{sql}");
+        }
+        for sql in [
+            "ALTER SEQUENCE s RESTART WITH 10000000",
+            "SELECT nextval('s')",
+            "CREATE FUNCTION reset() RETURNS void AS $$ SELECT setval('s', 1) $$ LANGUAGE sql",
+            "INSERT INTO t (a) VALUES (1)",
+            "COMMENT ON FUNCTION f IS 'calls setval(s)'",
+        ] {
+            assert!(!survives_rollback(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn what_if_not_exists_would_leave_as_it_is() {
+        let relation = |name: &str| Guarded::Relation(name.into());
+        let column = |table: &str, column: &str| Guarded::Column {
+            table: table.into(),
+            column: column.into(),
+        };
+        let cases = [
+            (
+                "CREATE TABLE IF NOT EXISTS users (id int)",
+                vec![relation("\"users\"")],
+            ),
+            (
+                "create unlogged table if not exists App.\"Jobs\" (id int)",
+                vec![relation("\"app\".\"Jobs\"")],
+            ),
+            (
+                "CREATE INDEX IF NOT EXISTS ix ON app.t (a)",
+                vec![relation("\"app\".\"ix\"")],
+            ),
+            (
+                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix ON ONLY t (a)",
+                vec![relation("\"ix\"")],
+            ),
+            (
+                "CREATE SEQUENCE IF NOT EXISTS s START 5",
+                vec![relation("\"s\"")],
+            ),
+            (
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS mv AS SELECT 1",
+                vec![relation("\"mv\"")],
+            ),
+            (
+                "ALTER TABLE tokens ADD COLUMN IF NOT EXISTS is_deleted bool DEFAULT false, \
+                 ADD COLUMN IF NOT EXISTS last_used_at bigint, ADD COLUMN x int",
+                vec![
+                    column("\"tokens\"", "is_deleted"),
+                    column("\"tokens\"", "last_used_at"),
+                ],
+            ),
+            (
+                "ALTER TABLE IF EXISTS ONLY public.t ADD IF NOT EXISTS c int",
+                vec![column("\"public\".\"t\"", "c")],
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(guarded_objects(sql), expected, "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE users (id int)",
+            "CREATE INDEX IF NOT EXISTS ON t (a)",
+            "CREATE EXTENSION IF NOT EXISTS pgcrypto",
+            "CREATE SCHEMA IF NOT EXISTS app",
+            "ALTER TABLE t ADD COLUMN c int",
+            "INSERT INTO t VALUES (1)",
+        ] {
+            assert_eq!(guarded_objects(sql), Vec::new(), "{sql}");
         }
     }
 
