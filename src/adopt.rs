@@ -28,6 +28,7 @@
 //! with the reason; the migrations after the stamp that no trial can vouch for are listed for
 //! the operator to check. A trial never runs what its rollback would not undo (`setval`).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use log::{info, warn};
@@ -201,6 +202,16 @@ struct Replay {
     untried_before_failure: Option<(String, String)>,
 }
 
+/// The index of the first migration in `evidence` that created something and found nothing
+/// present (wholly new: in a history applied in order, neither it nor any after it ran), or
+/// its length. A migration with both is partly applied, which says nothing of the ones after.
+fn first_new(evidence: &[Evidence]) -> usize {
+    evidence
+        .iter()
+        .position(|e| !e.created.is_empty() && e.existed.is_empty())
+        .unwrap_or(evidence.len())
+}
+
 impl Replay {
     /// The newest migration whose objects were found already present, if any.
     fn last_seen(&self) -> Option<&Evidence> {
@@ -268,11 +279,7 @@ impl Replay {
     /// something had not run, and neither had any after it.
     fn unseen_after_last_seen(&self) -> std::ops::Range<usize> {
         let from = self.last_seen_index().map_or(0, |i| i + 1);
-        let to = self.evidence[from..]
-            .iter()
-            .position(|e| !e.created.is_empty())
-            .map_or(self.evidence.len(), |p| from + p);
-        from..to
+        from..from + first_new(&self.evidence[from..])
     }
 
     /// Why committing the replay would run again, unseen, what may have run before: statements
@@ -301,14 +308,64 @@ impl Replay {
             2 => format!(" and in {}", hits[1].version),
             n => format!(" and in {} more, up to {}", n - 1, hits[n - 1].version),
         };
+        let seen_how = if partial {
+            format!(
+                "{} is partly applied, so every migration before it ran",
+                seen.version
+            )
+        } else {
+            format!(
+                "{} has objects present, so it and every migration before it ran) or may have \
+                 seen (those after it, until one creates something new",
+                seen.version
+            )
+        };
         Some(format!(
             "it would run again statements that leave nothing a replay can find, in migrations \
-             this database has seen ({} has objects present, so it and every migration before \
-             it ran) or may have seen (those after it, until one creates something new): {} in \
-             {}{more}",
-            seen.version, first.invisible[0], first.version
+             this database has seen ({seen_how}): {} in {}{more}",
+            first.invisible[0], first.version
         ))
     }
+}
+
+/// What every replay of one adoption shares.
+struct Context<'a> {
+    table: &'a Table,
+    /// The tracking table does not exist yet: each replay creates it in its transaction.
+    create_table: bool,
+    pending: &'a [&'a Migration],
+    s: &'a Settings,
+    baseline: &'a Baseline,
+    /// For each object the pending migrations declare by name (see
+    /// [`evidence::Guarded::key`]), the first migration that declares it.
+    owners: HashMap<String, String>,
+}
+
+impl Context<'_> {
+    /// Whether an object found in the catalog from before the replay is evidence that
+    /// `version` ran: `version` is the first migration to declare it (a later `IF NOT EXISTS`
+    /// of an earlier migration's object says nothing of the later one).
+    fn owns(&self, version: &str, object: &evidence::Guarded) -> bool {
+        self.owners
+            .get(&object.key())
+            .is_none_or(|first| first == version)
+    }
+}
+
+/// The first migration of `pending` that declares each object by name.
+fn owners(pending: &[&Migration]) -> Result<HashMap<String, String>> {
+    let mut owners = HashMap::new();
+    for m in pending {
+        let loaded = Loaded::read(m)?;
+        for st in apply::split(&loaded)? {
+            for object in evidence::declared_objects(st.sql) {
+                owners
+                    .entry(object.key())
+                    .or_insert_with(|| m.version.clone());
+            }
+        }
+    }
+    Ok(owners)
 }
 
 /// Adopts the database: replays `pending` all-or-nothing and returns what was recorded, or
@@ -347,9 +404,17 @@ pub fn adopt(
         shown.join(", "),
         pending.len()
     );
+    let cx = Context {
+        table,
+        create_table,
+        pending,
+        s,
+        baseline,
+        owners: owners(pending)?,
+    };
     // The first replay leaves out what a rollback cannot undo (`setval`): it may well end
     // rolled back.
-    let (tx, mut result) = replay(client, table, create_table, pending, s, baseline, false)?;
+    let (tx, mut result) = replay(client, &cx, pending, false)?;
     let refused = refusal(pending, &result);
     let commits = |r: &Replay| {
         refused.is_none()
@@ -371,7 +436,7 @@ pub fn adopt(
              it left out (a rollback would not have undone them), to commit it",
             result.deferred().len()
         );
-        let (tx, again) = replay(client, table, create_table, pending, s, baseline, true)?;
+        let (tx, again) = replay(client, &cx, pending, true)?;
         if commits(&again) {
             tx.commit()
                 .map_err(|e| Error::db("committing the adoption", &e))?;
@@ -399,7 +464,7 @@ pub fn adopt(
         );
         return Ok(None);
     }
-    let mut advice = advise(client, table, create_table, pending, s, baseline, &result)?;
+    let mut advice = advise(client, &cx, &result)?;
     advice.untried.retain(|u| !untried.contains(u));
     Err(Error::Adoption(Box::new(AdoptionFailure {
         pending: pending.len(),
@@ -460,28 +525,12 @@ enum Trial {
     Stops(String, Replay),
 }
 
-fn trial(
-    client: &mut Client,
-    table: &Table,
-    create_table: bool,
-    pending: &[&Migration],
-    k: usize,
-    s: &Settings,
-    baseline: &Baseline,
-) -> Result<Trial> {
+fn trial(client: &mut Client, cx: &Context<'_>, k: usize) -> Result<Trial> {
     info!(
         "adoption: trying the migrations after {} as `run` would apply them (rolled back)",
-        pending[k].version
+        cx.pending[k].version
     );
-    let (tx, replay) = replay(
-        client,
-        table,
-        create_table,
-        &pending[k + 1..],
-        s,
-        baseline,
-        false,
-    )?;
+    let (tx, replay) = replay(client, cx, &cx.pending[k + 1..], false)?;
     tx.rollback()
         .map_err(|e| Error::db("rolling back a trial", &e))?;
     let Some(f) = &replay.failure else {
@@ -533,15 +582,8 @@ fn trial(
 /// suggested only when its trial applies the rest without error; what the trials could not run
 /// (statements that cannot share their transaction) is listed as not tried, and so are the
 /// migrations after the stamp whose effect the catalog cannot show (see [`checks`]).
-fn advise(
-    client: &mut Client,
-    table: &Table,
-    create_table: bool,
-    pending: &[&Migration],
-    s: &Settings,
-    baseline: &Baseline,
-    replay: &Replay,
-) -> Result<Advice> {
+fn advise(client: &mut Client, cx: &Context<'_>, replay: &Replay) -> Result<Advice> {
+    let pending = cx.pending;
     let Some(seen) = replay.last_seen() else {
         return Ok(Advice {
             why: "no replayed migration found its objects already present, so nothing tells \
@@ -558,6 +600,30 @@ fn advise(
          database has been migrated at least that far",
         pending[k].version
     );
+    // Partly applied (a hot patch of some of its objects): `run` completes it, stamp recovery
+    // skipping what exists, if the stamp stops just before it.
+    if !seen.created.is_empty() {
+        why.push_str(&format!(
+            " — but only partly: {} created objects that did not exist ({})",
+            seen.version, seen.created[0]
+        ));
+        if k == 0 {
+            why.push_str(
+                ", and it is the first migration: no stamp is needed for it, a run completes \
+                 it (stamp recovery skips what exists) once nothing else stops the adoption",
+            );
+            return Ok(Advice {
+                why,
+                ..Advice::default()
+            });
+        }
+        k -= 1;
+        why.push_str(&format!(
+            ", so the stamp stops before it, at {}, and `run` completes it (stamp recovery \
+             skips what exists)",
+            pending[k].version
+        ));
+    }
     let mut untried: Vec<(String, String)> = Vec::new();
     for trial_number in 1..=TRIALS {
         let rest = pending.len() - k - 1;
@@ -570,7 +636,7 @@ fn advise(
                 check: Vec::new(),
             });
         }
-        let found = trial(client, table, create_table, pending, k, s, baseline)?;
+        let found = trial(client, cx, k)?;
         let (version, seen, replay) = match found {
             Trial::Clean(replay) => {
                 let limits = replay.not_run();
@@ -589,7 +655,7 @@ fn advise(
                     }
                 ));
                 extend_new(&mut untried, limits);
-                let check = checks(client, table, create_table, pending, s, baseline, &replay)?;
+                let check = checks(client, cx, &replay)?;
                 return Ok(Advice {
                     stamp: Some(pending[k].version.clone()),
                     why,
@@ -660,25 +726,14 @@ fn extend_new<T: PartialEq>(list: &mut Vec<T>, more: Vec<T>) {
     }
 }
 
-/// The migrations after a stamp that the catalog cannot vouch for: `run` applies
-/// them again, they hold statements whose effect the catalog cannot show, and nothing says
-/// they did not run before — they come before the first migration of the stamp's trial
-/// `clean` that created something new. Stamping one of them instead is tried for up to [`ALTERNATIVES`] of
-/// them, newest first.
-fn checks(
-    client: &mut Client,
-    table: &Table,
-    create_table: bool,
-    pending: &[&Migration],
-    s: &Settings,
-    baseline: &Baseline,
-    clean: &Replay,
-) -> Result<Vec<Check>> {
-    let to = clean
-        .evidence
-        .iter()
-        .position(|e| !e.created.is_empty())
-        .unwrap_or(clean.evidence.len());
+/// The migrations after a stamp that no trial can vouch for: `run` applies them again, they
+/// hold statements that leave nothing a replay can find, and nothing says they did not run
+/// before — they come before the first wholly new migration of the stamp's trial `clean` (a
+/// partly applied one is among them). Stamping one of them instead is tried for up to
+/// [`ALTERNATIVES`] of them, newest first.
+fn checks(client: &mut Client, cx: &Context<'_>, clean: &Replay) -> Result<Vec<Check>> {
+    let pending = cx.pending;
+    let to = first_new(&clean.evidence);
     let mut list: Vec<Check> = clean.evidence[..to]
         .iter()
         .filter(|e| !e.invisible.is_empty())
@@ -694,21 +749,19 @@ fn checks(
             c.instead = Some("it is the last migration, nothing would run after it".into());
             continue;
         }
-        c.instead = Some(
-            match trial(client, table, create_table, pending, j, s, baseline)? {
-                Trial::Clean(_) => "a trial (rolled back) of the migrations after it ran \
+        c.instead = Some(match trial(client, cx, j)? {
+            Trial::Clean(_) => "a trial (rolled back) of the migrations after it ran \
                                     without error"
-                    .into(),
-                Trial::Past { seen, .. } => format!(
-                    "a trial (rolled back) of the migrations after it shows more: {seen}, so \
+                .into(),
+            Trial::Past { seen, .. } => format!(
+                "a trial (rolled back) of the migrations after it shows more: {seen}, so \
                      that stamp is not enough"
-                ),
-                Trial::Stops(stop, _) => format!(
-                    "a trial (rolled back) of the migrations after it: {stop}, so that stamp is \
+            ),
+            Trial::Stops(stop, _) => format!(
+                "a trial (rolled back) of the migrations after it: {stop}, so that stamp is \
                      not enough"
-                ),
-            },
-        );
+            ),
+        });
     }
     Ok(list)
 }
@@ -761,19 +814,17 @@ fn describe_stop(f: &StatementFailure) -> String {
 /// runs it.
 fn replay<'c>(
     client: &'c mut Client,
-    table: &Table,
-    create_table: bool,
+    cx: &Context<'_>,
     ms: &[&Migration],
-    s: &Settings,
-    baseline: &Baseline,
     to_commit: bool,
 ) -> Result<(Transaction<'c>, Replay)> {
+    let (table, s, baseline) = (cx.table, cx.s, cx.baseline);
     let mut tx = client
         .transaction()
         .map_err(|e| Error::db("starting the adoption transaction", &e))?;
     apply::set_timeouts(&mut tx, s, Some(true))?;
     let created;
-    let table = if create_table {
+    let table = if cx.create_table {
         info!(
             "creating the tracking table {} (in the adoption's transaction)",
             table.qualified
@@ -812,12 +863,16 @@ fn replay<'c>(
                      rolled back, so a trial never runs it; a real run does"
                         .into(),
                 ));
+                // What follows may depend on it: a failure after it proves nothing.
+                if first_untried.is_none() {
+                    first_untried = ev.deferred.last().cloned();
+                }
                 continue;
             }
             // After a failure the replay goes on, only looking: how far the rest of the history
             // is already in the database is what justifies a `stamp --to` suggestion. Nothing
             // of it will be committed.
-            let failure = replay_statement(&mut tx, &loaded, st, &statements[..i], s, &mut ev)?;
+            let failure = replay_statement(&mut tx, cx, &loaded, st, &statements[..i], &mut ev)?;
             if first_untried.is_none() {
                 first_untried = ev.untried.first().cloned();
             }
@@ -903,12 +958,13 @@ fn trial_limit(
 /// a failure that only the replay's single transaction causes is noted in `ev.untried`.
 fn replay_statement(
     tx: &mut Transaction<'_>,
+    cx: &Context<'_>,
     m: &Loaded<'_>,
     st: &Statement<'_>,
     earlier: &[Statement<'_>],
-    s: &Settings,
     ev: &mut Evidence,
 ) -> Result<Option<StatementFailure>> {
+    let s = cx.s;
     // `IF NOT EXISTS` succeeds either way: whether its objects were there is in the catalog,
     // looked up before it runs.
     let guarded: Vec<(evidence::Guarded, Presence)> = evidence::guarded_objects(st.sql)
@@ -935,7 +991,10 @@ fn replay_statement(
                 ev.created_lines.push(st.line);
                 ev.created.push(entry);
             }
-            if let Some((object, _)) = guarded.iter().find(|(_, p)| *p == Presence::FromBefore) {
+            if let Some((object, _)) = guarded
+                .iter()
+                .find(|(o, p)| *p == Presence::FromBefore && cx.owns(&m.version, o))
+            {
                 ev.existed.push(format!(
                     "{} {} was already there (IF NOT EXISTS left it as it was)",
                     place(m, st),
@@ -969,14 +1028,16 @@ fn replay_statement(
         ev.untried.push((entry, why.to_string()));
         // An index the replay cannot build concurrently may be in the catalog already: that
         // is the evidence the statement would have given.
-        if let Some(index) = evidence::concurrent_index(st.sql)
-            && presence(tx, &evidence::Guarded::Relation(index.clone()))? == Presence::FromBefore
+        let index = evidence::concurrent_index(st.sql).map(evidence::Guarded::Relation);
+        if let Some(index) = index
+            && cx.owns(&m.version, &index)
+            && presence(tx, &index)? == Presence::FromBefore
         {
             ev.existed.push(format!(
                 "{} index {} exists (found in the catalog: CREATE INDEX CONCURRENTLY cannot run \
                  in the replay's transaction)",
                 place(m, st),
-                crate::output::esc(&index)
+                crate::output::esc(&index.to_string())
             ));
         }
         return Ok(None);

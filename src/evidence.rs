@@ -385,6 +385,24 @@ pub(crate) enum Guarded {
     Column { table: String, column: String },
 }
 
+impl Guarded {
+    /// What identifies the object across a history's migrations, which may name it with or
+    /// without its schema: the relation's own name, and the column's.
+    pub(crate) fn key(&self) -> String {
+        let last = |r: &str| {
+            r.rsplit("\".\"")
+                .next()
+                .unwrap_or(r)
+                .trim_matches('"')
+                .to_string()
+        };
+        match self {
+            Guarded::Relation(r) => last(r),
+            Guarded::Column { table, column } => format!("{}.{column}", last(table)),
+        }
+    }
+}
+
 impl std::fmt::Display for Guarded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -412,11 +430,35 @@ fn relation_at(t: &Tokens<'_>, i: usize) -> Option<(String, usize)> {
 /// What a statement creates only if it is missing: the relation of `CREATE TABLE|INDEX|
 /// SEQUENCE|MATERIALIZED VIEW … IF NOT EXISTS name`, the columns of `ALTER TABLE t ADD [COLUMN]
 /// IF NOT EXISTS c`. Found in the catalog from before the replay, such an object is evidence
-/// that the migration ran, which the statement itself, succeeding silently, does not give.
+/// that the migration ran, which the statement itself, succeeding silently, does not give —
+/// provided that no earlier migration declares it too (see [`declared_objects`]).
 pub(crate) fn guarded_objects(sql: &str) -> Vec<Guarded> {
+    objects(sql, true)
+}
+
+/// The tables, indexes, sequences, materialized views and columns a statement declares by
+/// name, with or without `IF NOT EXISTS`: which migration of a history declares an object first.
+/// An idempotent history often declares an object again in a later migration (`CREATE INDEX
+/// IF NOT EXISTS` of an index an earlier one created): only the first declaration is evidence.
+pub(crate) fn declared_objects(sql: &str) -> Vec<Guarded> {
+    objects(sql, false)
+}
+
+fn objects(sql: &str, guarded_only: bool) -> Vec<Guarded> {
     let tokens = sql_split::tokens(sql);
     let t = &tokens[..];
     let if_not_exists = |i: usize| is(t, i, "if") && is(t, i + 1, "not") && is(t, i + 2, "exists");
+    // The index of the name after `IF NOT EXISTS` at `i`, or of the name at `i` when that is not
+    // there and plain declarations count.
+    let name_at = |i: usize| -> Option<usize> {
+        if if_not_exists(i) {
+            Some(i + 3)
+        } else if guarded_only {
+            None
+        } else {
+            Some(i)
+        }
+    };
     if is(t, 0, "create") {
         let mut i = 1;
         while ["unique", "unlogged", "materialized"]
@@ -426,41 +468,38 @@ pub(crate) fn guarded_objects(sql: &str) -> Vec<Guarded> {
             i += 1;
         }
         if ["table", "sequence", "view"].iter().any(|k| is(t, i, k)) {
-            return if if_not_exists(i + 1) {
-                relation_at(t, i + 4)
-                    .map(|(r, _)| vec![Guarded::Relation(r)])
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            };
+            return name_at(i + 1)
+                .and_then(|n| relation_at(t, n))
+                .map(|(r, _)| vec![Guarded::Relation(r)])
+                .unwrap_or_default();
         }
         if is(t, i, "index") {
             let mut j = i + 1;
             if is(t, j, "concurrently") {
                 j += 1;
             }
-            if !if_not_exists(j) {
-                return Vec::new();
-            }
-            let Some(name) = t.get(j + 3).and_then(|(_, t)| t.ident()) else {
+            let Some(n) = name_at(j) else {
                 return Vec::new();
             };
-            let mut k = j + 5;
+            let Some(name) = t.get(n).and_then(|(_, t)| t.ident()) else {
+                return Vec::new();
+            };
+            if !is(t, n + 1, "on") || name == "on" {
+                return Vec::new();
+            }
+            let mut k = n + 2;
             if is(t, k, "only") {
                 k += 1;
             }
             // The index goes into its table's schema.
             let qualified = t.get(k + 1).is_some_and(|(_, t)| *t == Token::Punct(b'.'));
             return match t.get(k).and_then(|(_, t)| t.ident()) {
-                Some(schema) if qualified && is(t, j + 4, "on") => {
-                    vec![Guarded::Relation(format!(
-                        "{}.{}",
-                        quote(&schema),
-                        quote(&name)
-                    ))]
-                }
-                _ if is(t, j + 4, "on") => vec![Guarded::Relation(quote(&name))],
-                _ => Vec::new(),
+                Some(schema) if qualified => vec![Guarded::Relation(format!(
+                    "{}.{}",
+                    quote(&schema),
+                    quote(&name)
+                ))],
+                _ => vec![Guarded::Relation(quote(&name))],
             };
         }
         return Vec::new();
@@ -478,6 +517,14 @@ pub(crate) fn guarded_objects(sql: &str) -> Vec<Guarded> {
     let Some((table, mut i)) = relation_at(t, i) else {
         return Vec::new();
     };
+    let constraint = [
+        "constraint",
+        "primary",
+        "unique",
+        "check",
+        "foreign",
+        "exclude",
+    ];
     let mut out = Vec::new();
     let mut depth = 0usize;
     while i < t.len() {
@@ -489,8 +536,9 @@ pub(crate) fn guarded_objects(sql: &str) -> Vec<Guarded> {
                 if is(t, j, "column") {
                     j += 1;
                 }
-                if if_not_exists(j)
-                    && let Some(column) = t.get(j + 3).and_then(|(_, t)| t.ident())
+                if let Some(n) = name_at(j)
+                    && !constraint.iter().any(|k| is(t, n, k))
+                    && let Some(column) = t.get(n).and_then(|(_, t)| t.ident())
                 {
                     out.push(Guarded::Column {
                         table: table.clone(),
@@ -726,6 +774,27 @@ mod tests {
         ] {
             assert_eq!(guarded_objects(sql), Vec::new(), "{sql}");
         }
+    }
+
+    #[test]
+    fn what_a_statement_declares_by_name() {
+        let keys =
+            |sql: &str| -> Vec<String> { declared_objects(sql).iter().map(Guarded::key).collect() };
+        assert_eq!(keys("CREATE TABLE public.users (id int)"), ["users"]);
+        assert_eq!(keys("CREATE TABLE IF NOT EXISTS users (id int)"), ["users"]);
+        assert_eq!(keys("CREATE INDEX ix ON app.t (a)"), ["ix"]);
+        assert_eq!(keys("CREATE INDEX IF NOT EXISTS \"Ix\" ON t (a)"), ["Ix"]);
+        assert!(keys("CREATE INDEX ON t (a)").is_empty());
+        assert_eq!(
+            keys("ALTER TABLE t ADD COLUMN a int, ADD b text, ADD CONSTRAINT c UNIQUE (a)"),
+            ["t.a", "t.b"]
+        );
+        assert_eq!(
+            keys("ALTER TABLE t ADD COLUMN IF NOT EXISTS a int"),
+            ["t.a"]
+        );
+        // Only the guarded ones are what IF NOT EXISTS may leave as it is.
+        assert!(guarded_objects("ALTER TABLE t ADD COLUMN a int").is_empty());
     }
 
     #[test]

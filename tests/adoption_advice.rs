@@ -325,6 +325,61 @@ fn an_adoption_never_runs_a_data_change_again_where_it_ran() {
     assert_eq!(next_value(&db, "plans_id_seq"), next_plan + 2);
 }
 
+/// 0001 seeds plans; 0002 creates two tables, one of which was made by hand during an
+/// incident (a hot patch): 0002 is only partly applied. Committing would insert 0001's seed
+/// rows again; the stamp suggested stops before 0002, so that `run` completes it (stamp
+/// recovery skipping the hand-made table) instead of leaving its other table out.
+#[test]
+fn a_partly_applied_migration_is_completed_after_the_stamp_not_stamped_over() {
+    let project = Project::new();
+    project.write_migration(
+        "0001_plans",
+        "CREATE TABLE plans (id serial PRIMARY KEY, name text NOT NULL);\n\
+         INSERT INTO plans (name) VALUES ('free'), ('pro');\n",
+    );
+    project.write_migration(
+        "0002_teams",
+        "CREATE TABLE teams (id serial PRIMARY KEY, name text);\n\
+         CREATE TABLE team_members (team_id int REFERENCES teams (id), user_email text);\n",
+    );
+    let (db, reference) = half_migrated(&project, &["0001_plans", "0002_teams"], 1);
+    common::as_app(&db, "CREATE TABLE teams (id serial PRIMARY KEY, name text)");
+
+    let out = project.run(&db, &["run"]);
+    out.assert_code(7);
+    assert_has(
+        &out,
+        "in migrations this database has seen (0002_teams is partly applied, so every migration \
+         before it ran)",
+    );
+    assert_has(
+        &out,
+        "hint: 0002_teams is the newest migration whose objects the replay found already \
+         present, so this database has been migrated at least that far — but only partly: \
+         0002_teams created objects that did not exist (",
+    );
+    assert_has(
+        &out,
+        "so the stamp stops before it, at 0001_plans, and `run` completes it (stamp recovery \
+         skips what exists)",
+    );
+    assert_has(
+        &out,
+        "So: `migration-sentry stamp --to 0001_plans` records it",
+    );
+
+    project
+        .run(&db, &["stamp", "--to", "0001_plans"])
+        .assert_code(0);
+    project.run(&db, &["run"]).assert_code(0);
+    assert_eq!(rows(&db, "plans"), 2);
+    assert!(exists(&db, "public.team_members"));
+    assert_eq!(
+        schema_snapshot(&db, Some("public.schema_migrations")),
+        schema_snapshot(&reference, None)
+    );
+}
+
 /// 0002 (a backfill) and 0003 (a sequence restart) leave nothing a replay can find: another
 /// tool applied them, but the newest migration with objects present is 0001. The adoption is
 /// not committed, the stamp tried is 0001, and 0002 and 0003 are listed to check — each with
@@ -398,6 +453,58 @@ fn the_migrations_after_the_stamp_that_the_catalog_cannot_vouch_for_are_listed_t
         next_file,
         "not restarted again"
     );
+    assert_eq!(
+        schema_snapshot(&db, Some("public.schema_migrations")),
+        schema_snapshot(&reference, None)
+    );
+}
+
+/// 0002 renames a column: run again on a database past it, it fails (the old name is gone),
+/// although it leaves nothing an "already exists" error could show. The newest migration with
+/// objects present is 0001; its trial fails at 0002 with nothing new before it, which shows
+/// that 0002 ran: the next candidate is 0002, whose trial applies the rest.
+#[test]
+fn a_migration_that_cannot_run_twice_moves_the_tried_stamp_past_it() {
+    let project = Project::new();
+    let stems = ["0001_users", "0002_rename_login", "0003_sessions"];
+    project.write_migration(
+        "0001_users",
+        "CREATE TABLE users (id serial PRIMARY KEY, login text NOT NULL);\n",
+    );
+    project.write_migration(
+        "0002_rename_login",
+        "ALTER TABLE users RENAME COLUMN login TO email;\n",
+    );
+    project.write_migration(
+        "0003_sessions",
+        "CREATE TABLE sessions (id serial PRIMARY KEY, user_id int REFERENCES users (id));\n",
+    );
+    let (db, reference) = half_migrated(&project, &stems, 2);
+
+    let out = project.run(&db, &["run"]);
+    out.assert_code(7);
+    assert_has(
+        &out,
+        "hint: 0001_users is the newest migration whose objects the replay found already \
+         present, so this database has been migrated at least that far. A trial (rolled back) \
+         of the migrations after 0001_users, applied as `run` would apply them: 0002_rename_login \
+         failed at ",
+    );
+    assert_has(
+        &out,
+        "which suggests that 0002_rename_login ran before (check that statement against the \
+         database before stamping; if 0002_rename_login ran, so did everything before it); a \
+         trial (rolled back) of the 1 migration(s) after 0002_rename_login, applied as `run` \
+         would apply them, ran without error.",
+    );
+    assert_has(
+        &out,
+        "So: `migration-sentry stamp --to 0002_rename_login` records it",
+    );
+    project
+        .run(&db, &["stamp", "--to", "0002_rename_login"])
+        .assert_code(0);
+    project.run(&db, &["run"]).assert_code(0);
     assert_eq!(
         schema_snapshot(&db, Some("public.schema_migrations")),
         schema_snapshot(&reference, None)

@@ -373,28 +373,26 @@ fn harbor_altering_golang_migrates_table_is_refused_under_the_default_table() {
     assert!(text.contains("--table"), "{text}");
 }
 
-/// Split 22: psql applied Harbor up to 0080. The newest migration whose objects an "already
-/// exists" error shows is 0050; 0051 … 0071 are idempotent and 0080's `ALTER COLUMN … TYPE
-/// … USING (current_date + create_time)` cannot run twice. `stamp --to 0050` was true but not
-/// enough (the next run stopped at 0080 with exit 7): the suggestion is tried, says why it
-/// goes past 0050, and followed mechanically converges.
+/// Split 22: psql applied Harbor up to 0080. 0051 … 0080 create their objects with `IF NOT
+/// EXISTS`, which succeeds whether or not they ran; the catalog shows the objects were there
+/// before the replay, so the newest migration with objects present is 0080 itself. (Counting
+/// only "already exists" errors, the replay saw nothing after 0050, and the suggestion had to be
+/// tried past 0080's `ALTER COLUMN … TYPE … USING`, which cannot run twice.) The stamp is tried,
+/// and followed mechanically converges.
 #[test]
-fn harbor_past_migrations_that_leave_no_evidence_the_suggestion_is_tried() {
-    let db = HARBOR.database();
-    psql_apply(&db, &HARBOR.files()[..22]);
+fn harbor_idempotent_migrations_show_how_far_the_database_is() {
+    let db = HARBOR.half_migrated(22);
     let out = HARBOR.sentry(&db, &["run"]);
     out.assert_code(7);
     let text = &out.stderr;
     for needle in [
-        "hint: 0050_2_2_0_schema is the newest migration whose objects the replay found already \
-         present, so this database has been migrated at least that far. A trial (rolled back) \
-         of the migrations after 0050_2_2_0_schema, applied as `run` would apply them: \
-         0051_2_2_1_schema … 0071_2_4_2_schema replayed without error, then 0080_2_5_0_schema \
-         failed at ",
-        "0080_2_5_0_schema.sql:2 (SQLSTATE 42883: operator does not exist: date + timestamp \
-         without time zone), which suggests that 0080_2_5_0_schema ran before",
-        "; a trial (rolled back) of the 17 migration(s) after 0080_2_5_0_schema, applied as \
-         `run` would apply them, ran without error.\n",
+        "      0080_2_5_0_schema: 2 statement(s) found their objects already present (first: ",
+        "0080_2_5_0_schema.sql:6 \"artifact_accessory\" was already there (IF NOT EXISTS left it \
+         as it was)); 2 statement(s) failed\n",
+        "hint: 0080_2_5_0_schema is the newest migration whose objects the replay found already \
+         present, so this database has been migrated at least that far; a trial (rolled back) of \
+         the 17 migration(s) after 0080_2_5_0_schema, applied as `run` would apply them, ran \
+         without error.\n",
         "    So: `migration-sentry stamp --to 0080_2_5_0_schema` records it",
     ] {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");
@@ -406,6 +404,47 @@ fn harbor_past_migrations_that_leave_no_evidence_the_suggestion_is_tried() {
         "following the guidance"
     );
     assert_eq!(HARBOR.snapshot(&db), HARBOR.reference());
+}
+
+/// Split 37 of the ente set: psql applied it past the sequence restart (0024) and four
+/// no-transaction migrations (0025, 0026, 0027, 0036). The replay goes through them — their
+/// statements in its transaction, their own BEGIN and COMMIT left out — and finds 0037's objects:
+/// the stamp is never older than that (it once fell back to one before 0024, whose run sent the
+/// sequences back to 10,000,000). Only 0045's `CREATE INDEX CONCURRENTLY` cannot run in the
+/// trial, and the report says so. Followed, nothing restarts.
+#[test]
+fn ente_past_no_transaction_migrations_the_stamp_is_never_older_than_what_the_replay_found() {
+    let db = ENTE.half_migrated(37);
+    let before = data_state(&db, None);
+    let out = ENTE.sentry(&db, &["run"]);
+    out.assert_code(6);
+    let text = &out.stderr;
+    for needle in [
+        "adoption cannot be all-or-nothing: 0025_alter_ids_to_bigint (",
+        ") is a no-transaction migration, which cannot be part of one transaction",
+        "      0025_alter_ids_to_bigint (a no-transaction migration: replayed statement by \
+         statement in the replay's transaction): ",
+        "0045_collection_files_file_id_idx.sql:2 SQLSTATE 25001 CREATE INDEX CONCURRENTLY cannot \
+         run inside a transaction block\n        (it cannot run inside a transaction block; a \
+         real run runs this no-transaction migration's statements outside one)",
+        "hint: 0037_public_collection is the newest migration whose objects the replay found \
+         already present",
+        "    So: `migration-sentry stamp --to 0037_public_collection` records it",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+    assert_eq!(text.matches("stamp --to ").count(), 1, "{text}");
+    let gaps = drawn(&before, &data_state(&db, None));
+    assert_eq!(
+        follow(&ENTE, &db, out, 1, &ENTE.versions(37)),
+        Ending::Converged,
+        "following the guidance"
+    );
+    assert_eq!(ENTE.snapshot(&db), ENTE.reference());
+    assert_eq!(
+        data_state(&db, Some(ENTE.table)),
+        expected_data(&ENTE.reference_data(37), &gaps)
+    );
 }
 
 /// What following the sentry's guidance ended with.
