@@ -174,14 +174,11 @@ fn meta_commands(
     problems
 }
 
-fn transaction_rules(
-    path: &Path,
-    st: &Statement<'_>,
-    tokens: &[(usize, Token<'_>)],
-) -> Vec<SetProblem> {
-    let word = |i: usize| tokens.get(i).map(|(_, t)| t);
-    let is = |i: usize, k: &str| word(i).is_some_and(|t| t.is(k));
-    let transaction_control = is(0, "begin")
+/// Whether a statement (its tokens) begins, ends or divides a transaction: `BEGIN`, `COMMIT`,
+/// `ROLLBACK`, `SAVEPOINT`, `PREPARE TRANSACTION`…
+pub(crate) fn manages_transaction(tokens: &[(usize, Token<'_>)]) -> bool {
+    let is = |i: usize, k: &str| tokens.get(i).is_some_and(|(_, t)| t.is(k));
+    is(0, "begin")
         || (is(0, "start") && is(1, "transaction"))
         || is(0, "commit")
         || is(0, "end")
@@ -189,8 +186,17 @@ fn transaction_rules(
         || is(0, "abort")
         || is(0, "savepoint")
         || is(0, "release")
-        || (is(0, "prepare") && is(1, "transaction"));
-    if transaction_control {
+        || (is(0, "prepare") && is(1, "transaction"))
+}
+
+fn transaction_rules(
+    path: &Path,
+    st: &Statement<'_>,
+    tokens: &[(usize, Token<'_>)],
+) -> Vec<SetProblem> {
+    let word = |i: usize| tokens.get(i).map(|(_, t)| t);
+    let is = |i: usize, k: &str| word(i).is_some_and(|t| t.is(k));
+    if manages_transaction(tokens) {
         return vec![
             SetProblem::file(
                 path,

@@ -319,32 +319,79 @@ impl fmt::Display for StatementFailure {
     }
 }
 
-/// An adoption (SPEC §7) that was rolled back as a whole (exit 7).
+/// An adoption that was rolled back as a whole: exit 7, or exit 6 when it was refused because
+/// it cannot be all-or-nothing (`refused`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AdoptionFailure {
     /// How many pending migrations the replay covered, and a few of the objects that made it
     /// an adoption.
     pub pending: usize,
     pub objects: Vec<String>,
+    /// Why the adoption cannot be one transaction (a no-transaction migration, statements that
+    /// cannot share one): it was refused, and what follows is what a trial (rolled back) saw.
+    pub refused: Option<String>,
     /// The statement that failed, if one did.
     pub failure: Option<StatementFailure>,
     /// Why the replay, although no statement failed, cannot be trusted.
     pub inconsistency: Option<String>,
+    /// Why committing the replay would run again what may have run before, unseen.
+    pub reruns: Option<String>,
     /// One line per migration replayed: what the replay saw.
     pub evidence: Vec<String>,
-    /// The `stamp --to` version the evidence justifies, with the reason.
-    pub suggestion: Option<(String, String)>,
+    /// Statements the replay could not run (`file:line SQLSTATE message`), each with the
+    /// reason: a limit of its single transaction, not of a real run.
+    pub untried: Vec<(String, String)>,
+    /// What to do, as far as trials could tell.
+    pub advice: Advice,
+}
+
+/// The way out of a failed adoption, as far as trials (rolled back) could tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Advice {
+    /// The `stamp --to` a trial showed applies the rest without error, apart from `untried`.
+    /// `None`: no stamp was shown to work, and `why` says what was found instead.
+    pub stamp: Option<String>,
+    /// The evidence and what every trial showed.
+    pub why: String,
+    /// Statements the trials could not run, with the reason; not already in the report's own
+    /// list.
+    pub untried: Vec<(String, String)>,
+    /// Migrations that `run` applies again after the stamp and whose effect no trial can find:
+    /// the operator checks that they did not run before.
+    pub check: Vec<Check>,
+}
+
+/// A migration to check before following an [`Advice`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Check {
+    pub version: String,
+    /// Its statements whose effect no trial can find: `file:line what: first line`.
+    pub statements: Vec<String>,
+    /// What a trial of stamping this migration instead showed; `None`: not tried.
+    pub instead: Option<String>,
 }
 
 impl fmt::Display for AdoptionFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "adoption failed: the tracking table was empty but the database already holds \
-             objects ({}), so the {} pending migrations were replayed onto it in one transaction",
-            self.objects.join(", "),
-            self.pending
-        )?;
+        match &self.refused {
+            Some(why) => write!(
+                f,
+                "adoption refused: the tracking table was empty but the database already holds \
+                 objects ({}), and adoption cannot be all-or-nothing: {why}. Nothing was \
+                 applied; a trial replay (rolled back) of the {} pending migrations in one \
+                 transaction showed what follows",
+                self.objects.join(", "),
+                self.pending
+            )?,
+            None => write!(
+                f,
+                "adoption failed: the tracking table was empty but the database already holds \
+                 objects ({}), so the {} pending migrations were replayed onto it in one \
+                 transaction",
+                self.objects.join(", "),
+                self.pending
+            )?,
+        }
         if let Some(failure) = &self.failure {
             write!(f, "\n    ")?;
             failure.write_body(f)?;
@@ -352,31 +399,89 @@ impl fmt::Display for AdoptionFailure {
         if let Some(why) = &self.inconsistency {
             write!(f, "\n    the replay cannot be trusted: {why}")?;
         }
+        if let Some(why) = &self.reruns {
+            write!(f, "\n    the replay was not committed: {why}")?;
+        }
         if !self.evidence.is_empty() {
             write!(f, "\n    what the replay saw:")?;
             for e in &self.evidence {
                 write!(f, "\n      {e}")?;
             }
         }
-        match &self.suggestion {
-            Some((version, why)) => write!(
+        if !self.untried.is_empty() {
+            write!(
                 f,
-                "\n    hint: {why}.\n    So: `migration-sentry stamp --to {version}` records it \
-                 and every migration before it as applied without running them; then run again \
-                 to apply the rest"
-            )?,
-            None => write!(
-                f,
-                "\n    hint: no replayed migration found its objects already present, so nothing \
-                 tells which of them this database has seen: compare its schema with the \
-                 migrations and `migration-sentry stamp --to VERSION` the last one it already \
-                 contains, then run again"
-            )?,
+                "\n    what the replay did not run (a real run does, for the reason given with \
+                 each):"
+            )?;
+            write_untried(f, &self.untried)?;
         }
+        self.advice.write(f)?;
         write!(
             f,
             "\n    Everything was rolled back: nothing of the replay, and no tracking row, was \
              committed."
+        )
+    }
+}
+
+/// Statements a replay could not run, each reason once after the statements it applies to.
+fn write_untried(f: &mut fmt::Formatter<'_>, untried: &[(String, String)]) -> fmt::Result {
+    for (i, (statement, why)) in untried.iter().enumerate() {
+        write!(f, "\n      {statement}")?;
+        if untried.get(i + 1).is_none_or(|(_, next)| next != why) {
+            write!(f, "\n        ({why})")?;
+        }
+    }
+    Ok(())
+}
+
+impl Advice {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\n    hint: {}.", self.why)?;
+        if let Some(version) = &self.stamp {
+            write!(
+                f,
+                "\n    So: `migration-sentry stamp --to {version}` records it and every \
+                 migration before it as applied without running them; then run again to apply \
+                 the rest."
+            )?;
+        }
+        if !self.untried.is_empty() {
+            write!(
+                f,
+                "\n    Not tried: the trials did not run these either (a real run does, for the \
+                 reason given with each):"
+            )?;
+            write_untried(f, &self.untried)?;
+        }
+        if self.check.is_empty() {
+            return Ok(());
+        }
+        write!(
+            f,
+            "\n    Check that these did not run before: after the stamp, `run` applies them \
+             again, and what they do (change rows, sequences, privileges or settings; add an \
+             unnamed index or constraint) leaves nothing a trial can find, so no trial can tell \
+             whether they ran:"
+        )?;
+        for c in &self.check {
+            write!(f, "\n      {}", c.version)?;
+            match &c.instead {
+                Some(tried) => write!(f, " (if it ran, stamp to it instead: {tried})")?,
+                None => write!(
+                    f,
+                    " (if it ran, stamp to it instead: not tried, a run after that stamp tells)"
+                )?,
+            }
+            for st in &c.statements {
+                write!(f, "\n        {st}")?;
+            }
+        }
+        write!(
+            f,
+            "\n    If one of them did run, stamp to the newest one that did instead of the \
+             version above."
         )
     }
 }
@@ -407,7 +512,8 @@ pub enum Error {
     MigrationSet(Vec<SetProblem>),
     /// A migration failed and recovery could not resolve it (exit 7).
     MigrationFailed(Box<StatementFailure>),
-    /// Adopting an existing schema failed and was rolled back as a whole (exit 7).
+    /// Adopting an existing schema failed and was rolled back as a whole (exit 7), or was
+    /// refused because it cannot be all-or-nothing (exit 6).
     Adoption(Box<AdoptionFailure>),
     /// Required-schema verification failed (exit 8); the failures were already printed.
     Schema { failed: usize, total: usize },
@@ -452,6 +558,7 @@ impl Error {
             Error::Unreachable { .. } => ExitKind::Unreachable,
             Error::LockTimeout { .. } => ExitKind::Lock,
             Error::MigrationSet(_) => ExitKind::MigrationSet,
+            Error::Adoption(failure) if failure.refused.is_some() => ExitKind::MigrationSet,
             Error::MigrationFailed(_) | Error::Adoption(_) => ExitKind::MigrationFailed,
             Error::Schema { .. } => ExitKind::Schema,
             Error::Pending { .. } => ExitKind::Pending,

@@ -15,6 +15,7 @@ pub mod conninfo;
 pub mod contents;
 pub mod db;
 pub mod error;
+pub mod evidence;
 pub mod fleet;
 pub mod interrupt;
 pub mod invalid_index;

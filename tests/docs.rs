@@ -76,6 +76,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("rollback-failed", rollback_failed),
     ("rollback-interrupted", rollback_interrupted),
     ("fleet-failure", fleet_failure),
+    ("adoption-advice", adoption_advice),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1171,6 +1172,46 @@ fn stamp_recovery() -> Outcome {
     );
     let out = s.run(&["run"]);
     out.assert_code(0);
+    out
+}
+
+/// docs §6: another tool applied the example's migrations and two more that leave nothing a
+/// replay can find (a backfill and an identity restart), the application has used the
+/// database since, and a new migration is deployed with the sentry.
+fn adoption_advice() -> Outcome {
+    let s = Scene::example();
+    s.write(
+        "0004_lowercase_formats.sql",
+        "-- Formats are compared case-insensitively from now on.\n\
+         UPDATE conversions SET input_format = lower(input_format), output_format = lower(output_format);\n",
+    );
+    s.write(
+        "0005_conversion_ids_from_100000.sql",
+        "-- Conversion numbers are shown to customers: start them at 100000.\n\
+         ALTER TABLE conversions ALTER COLUMN id RESTART WITH 100000;\n",
+    );
+    s.write(
+        "0006_add_proposal_summary.sql",
+        "ALTER TABLE proposals ADD COLUMN summary text;\n",
+    );
+    // Another tool applied the first five, as psql would.
+    let mut names: Vec<_> = fs::read_dir(s.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql") && !n.ends_with(".down.sql"))
+        .collect();
+    names.sort();
+    for name in &names[..5] {
+        let sql = fs::read_to_string(s.migrations().join(name)).unwrap();
+        common::as_app(&s.db, &format!("BEGIN;\n{sql}\nCOMMIT;"));
+    }
+    common::as_app(
+        &s.db,
+        "INSERT INTO conversions (input_filename, input_format, output_format) \
+         VALUES ('offer.docx', 'docx', 'pdf')",
+    );
+    let out = s.run(&["run"]);
+    out.assert_code(7);
     out
 }
 

@@ -507,7 +507,9 @@ fn real_migration_sets_have_no_false_syntax_errors() {
         .collect();
     sets.sort();
     // The real sets of tests/real_sets.rs, linted where they are rather than copied here.
-    sets.extend(["harbor", "atuin-server"].map(|s| repo_root().join("tests/real").join(s)));
+    sets.extend(
+        ["harbor", "atuin-server", "ente-server"].map(|s| repo_root().join("tests/real").join(s)),
+    );
     assert!(sets.len() >= 8, "{sets:?}");
     let mut files = 0;
     let mut syntax: Vec<String> = Vec::new();

@@ -1,0 +1,1 @@
+ALTER TABLE subscriptions RENAME storage_in_mbs TO storage;

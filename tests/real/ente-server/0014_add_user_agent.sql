@@ -1,0 +1,3 @@
+ALTER TABLE tokens
+    ADD COLUMN ip TEXT,
+    ADD COLUMN user_agent TEXT;

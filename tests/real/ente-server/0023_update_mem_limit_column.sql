@@ -1,0 +1,2 @@
+ALTER TABLE key_attributes
+    ALTER COLUMN mem_limit TYPE BIGINT;

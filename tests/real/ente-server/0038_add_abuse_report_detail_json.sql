@@ -1,0 +1,3 @@
+ALTER TABLE public_abuse_report
+    ADD COLUMN details JSONB,
+    DROP COLUMN u_comment;

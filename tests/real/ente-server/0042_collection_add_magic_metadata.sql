@@ -1,0 +1,2 @@
+ALTER TABLE collections
+    ADD COLUMN magic_metadata JSONB;
